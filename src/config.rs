@@ -1,0 +1,384 @@
+//! The typed parameters of one run, as an experiment file writes them.
+//! Names are Linux's sysctl names; every default is Linux's (LINUX.md).
+//! `experiment/` reads files into these and validates them; `sim/` runs them.
+
+use crate::engine::SimDuration;
+use crate::net::{DelaySpec, LossSpec};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Everything one simulation run needs (the experiment file minus the
+/// sweep, strategies and replicates, which expand into many of these).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Simulated time of the run.
+    pub duration: SimDuration,
+    /// Metrics ignore events before this time.
+    #[serde(default)]
+    pub warmup: SimDuration,
+    /// Time-series bin width.
+    #[serde(default = "default_bin")]
+    pub bin: SimDuration,
+    #[serde(default)]
+    pub network: NetworkConfig,
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub clients: BTreeMap<String, ClientConfig>,
+    #[serde(default)]
+    pub attackers: BTreeMap<String, AttackerConfig>,
+}
+
+fn default_bin() -> SimDuration {
+    SimDuration::from_secs(1)
+}
+
+/// Paths between every host and the server. The per-direction tables
+/// override `delay` and `loss` for one direction.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    #[serde(default)]
+    pub delay: DelaySpec,
+    #[serde(default)]
+    pub loss: LossSpec,
+    #[serde(default)]
+    pub client_to_server: Option<PathOverride>,
+    #[serde(default)]
+    pub server_to_client: Option<PathOverride>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathOverride {
+    pub delay: Option<DelaySpec>,
+    pub loss: Option<LossSpec>,
+}
+
+impl NetworkConfig {
+    pub fn client_to_server(&self) -> (DelaySpec, LossSpec) {
+        self.direction(self.client_to_server.as_ref())
+    }
+    pub fn server_to_client(&self) -> (DelaySpec, LossSpec) {
+        self.direction(self.server_to_client.as_ref())
+    }
+    fn direction(&self, o: Option<&PathOverride>) -> (DelaySpec, LossSpec) {
+        (
+            o.and_then(|o| o.delay.clone()).unwrap_or_else(|| self.delay.clone()),
+            o.and_then(|o| o.loss.clone()).unwrap_or_else(|| self.loss.clone()),
+        )
+    }
+}
+
+/// `tcp_syncookies`: 0, 1 or 2.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub enum SynCookies {
+    /// 0: never; SYNs beyond the queue are dropped.
+    Off,
+    /// 1: only when the SYN queue overflows (Linux's default).
+    OnOverflow,
+    /// 2: always, unconditionally.
+    Always,
+}
+
+impl TryFrom<u8> for SynCookies {
+    type Error = String;
+    fn try_from(v: u8) -> Result<Self, String> {
+        match v {
+            0 => Ok(SynCookies::Off),
+            1 => Ok(SynCookies::OnOverflow),
+            2 => Ok(SynCookies::Always),
+            _ => Err(format!("tcp_syncookies must be 0, 1 or 2 (got {v})")),
+        }
+    }
+}
+
+impl From<SynCookies> for u8 {
+    fn from(c: SynCookies) -> u8 {
+        match c {
+            SynCookies::Off => 0,
+            SynCookies::OnOverflow => 1,
+            SynCookies::Always => 2,
+        }
+    }
+}
+
+/// `tcp_tw_reuse`: 0, 1 or 2.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub enum TwReuse {
+    Off,
+    On,
+    /// 2: loopback only (Linux's default). The simulated paths are not
+    /// loopback, so this behaves as `Off`.
+    LoopbackOnly,
+}
+
+impl TryFrom<u8> for TwReuse {
+    type Error = String;
+    fn try_from(v: u8) -> Result<Self, String> {
+        match v {
+            0 => Ok(TwReuse::Off),
+            1 => Ok(TwReuse::On),
+            2 => Ok(TwReuse::LoopbackOnly),
+            _ => Err(format!("tcp_tw_reuse must be 0, 1 or 2 (got {v})")),
+        }
+    }
+}
+
+impl From<TwReuse> for u8 {
+    fn from(c: TwReuse) -> u8 {
+        match c {
+            TwReuse::Off => 0,
+            TwReuse::On => 1,
+            TwReuse::LoopbackOnly => 2,
+        }
+    }
+}
+
+/// A rate in events per second, or `"unlimited"` (no limit).
+#[derive(Copy, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Rate {
+    PerSecond(f64),
+    Named(Unlimited),
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unlimited {
+    Unlimited,
+}
+
+impl Rate {
+    pub const UNLIMITED: Rate = Rate::Named(Unlimited::Unlimited);
+    /// None: unlimited.
+    pub fn per_second(self) -> Option<f64> {
+        match self {
+            Rate::PerSecond(r) => Some(r),
+            Rate::Named(_) => None,
+        }
+    }
+}
+
+/// The listening server and its kernel. Defaults are Linux's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// The `backlog` argument of listen().
+    pub listen_backlog: u32,
+    /// `net.core.somaxconn`: listen() clips its backlog to it.
+    pub somaxconn: u32,
+    pub tcp_max_syn_backlog: u32,
+    pub tcp_syncookies: SynCookies,
+    pub tcp_synack_retries: u8,
+    /// 1: answer RST when the accept queue is full at the final ACK.
+    pub tcp_abort_on_overflow: bool,
+    /// Linux's young-request pruning in `reqsk_timer_handler`; false makes
+    /// the SYN queue a textbook loss system (an ablation, not a sysctl).
+    pub synack_pruning: bool,
+    /// Ingress queue in front of TCP processing (`enqueue_to_backlog`).
+    pub netdev_max_backlog: u32,
+    /// Segments per second the server takes off its ingress queue.
+    pub packet_rate: Rate,
+    /// accept() calls per second by the application; 0 never accepts.
+    pub accept_rate: Rate,
+    pub tcp_max_tw_buckets: u32,
+    pub tcp_fin_timeout: SimDuration,
+    /// 0 means 8 (`tcp_orphan_retries()`).
+    pub tcp_orphan_retries: u8,
+    pub tcp_timestamps: bool,
+    /// SO_LINGER {on, 0} on the server's sockets: close() sends RST.
+    pub linger_zero: bool,
+    /// Delay between the application reading EOF and calling close().
+    pub close_delay: SimDuration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen_backlog: 4096,
+            somaxconn: 4096,
+            tcp_max_syn_backlog: 2048,
+            tcp_syncookies: SynCookies::OnOverflow,
+            tcp_synack_retries: 5,
+            tcp_abort_on_overflow: false,
+            synack_pruning: true,
+            netdev_max_backlog: 1000,
+            packet_rate: Rate::UNLIMITED,
+            accept_rate: Rate::UNLIMITED,
+            tcp_max_tw_buckets: 131_072,
+            tcp_fin_timeout: SimDuration::from_secs(60),
+            tcp_orphan_retries: 0,
+            tcp_timestamps: true,
+            linger_zero: false,
+            close_delay: SimDuration::ZERO,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// `sk_max_ack_backlog = min(backlog, somaxconn)` (`__sys_listen`).
+    pub fn max_ack_backlog(&self) -> u32 {
+        self.listen_backlog.min(self.somaxconn)
+    }
+}
+
+/// Who calls close() first on a legitimate connection.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Closer {
+    Client,
+    Server,
+    /// Each connection: the client with probability `client_close_share`.
+    Mixed,
+}
+
+/// A population of legitimate client hosts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    pub hosts: u64,
+    /// Open loop: new connections per second over the population, Poisson.
+    #[serde(default)]
+    pub rate: Option<f64>,
+    /// Closed loop: this many users, each connecting again `think` after
+    /// its previous connection ended.
+    #[serde(default)]
+    pub concurrency: Option<u64>,
+    #[serde(default)]
+    pub think: SimDuration,
+    /// Established -> the closer calls close().
+    #[serde(default = "default_hold")]
+    pub hold: SimDuration,
+    #[serde(default = "default_closer")]
+    pub closer: Closer,
+    #[serde(default = "half")]
+    pub client_close_share: f64,
+    /// Bytes the client sends once established (0: none).
+    #[serde(default)]
+    pub request_bytes: u16,
+    #[serde(default)]
+    pub start: SimDuration,
+    #[serde(default)]
+    pub stop: Option<SimDuration>,
+    #[serde(default = "default_syn_retries")]
+    pub tcp_syn_retries: u8,
+    #[serde(default = "default_tw_reuse")]
+    pub tcp_tw_reuse: TwReuse,
+    #[serde(default = "yes")]
+    pub tcp_timestamps: bool,
+    #[serde(default = "default_port_range")]
+    pub ip_local_port_range: [u16; 2],
+    #[serde(default = "default_fin_timeout")]
+    pub tcp_fin_timeout: SimDuration,
+    #[serde(default)]
+    pub tcp_orphan_retries: u8,
+    #[serde(default = "default_tw_buckets")]
+    pub tcp_max_tw_buckets: u32,
+    /// SO_LINGER {on, 0} on the clients' sockets.
+    #[serde(default)]
+    pub linger_zero: bool,
+    /// The handshake variant, for ablation: "three-way" (TCP) or "two-way"
+    /// (the server establishes on the SYN).
+    #[serde(default)]
+    pub handshake: Handshake,
+}
+
+fn default_hold() -> SimDuration {
+    SimDuration::from_millis(100)
+}
+fn default_closer() -> Closer {
+    Closer::Client
+}
+fn half() -> f64 {
+    0.5
+}
+fn default_syn_retries() -> u8 {
+    6
+}
+fn default_tw_reuse() -> TwReuse {
+    TwReuse::LoopbackOnly
+}
+fn yes() -> bool {
+    true
+}
+fn default_port_range() -> [u16; 2] {
+    [32768, 60999]
+}
+fn default_fin_timeout() -> SimDuration {
+    SimDuration::from_secs(60)
+}
+fn default_tw_buckets() -> u32 {
+    131_072
+}
+
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Handshake {
+    #[default]
+    ThreeWay,
+    TwoWay,
+}
+
+/// What an attacker does.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttackKind {
+    /// SYNs from random source addresses that never answer (or answer RST).
+    SpoofedSyn,
+    /// Real hosts that send SYN and never the final ACK.
+    HalfOpen,
+    /// Real hosts that complete the handshake and never send anything.
+    ConnectFlood,
+}
+
+/// How the attack rate varies over time.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "shape", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum RateProfile {
+    /// Evenly spaced packets at `rate`.
+    Constant,
+    /// Poisson arrivals at `rate`.
+    #[default]
+    Poisson,
+    /// `rate` during `on`, nothing during `off`, repeating.
+    OnOff { on: SimDuration, off: SimDuration },
+    /// From `from` per second at `start` linearly to `rate` at `ramp`
+    /// after `start`, then `rate`.
+    Ramp { from: f64, over: SimDuration },
+}
+
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttackerConfig {
+    pub kind: AttackKind,
+    /// SYNs (or connections) per second.
+    pub rate: f64,
+    #[serde(default)]
+    pub profile: RateProfile,
+    #[serde(default)]
+    pub start: SimDuration,
+    #[serde(default)]
+    pub stop: Option<SimDuration>,
+    /// spoofed-syn: how many distinct source addresses (up to 2^32).
+    #[serde(default = "all_addresses")]
+    pub sources: u64,
+    /// spoofed-syn: the share of spoofed sources that are real hosts and
+    /// answer an unexpected SYN-ACK with RST.
+    #[serde(default)]
+    pub rst_fraction: f64,
+    /// half-open and connect-flood: how many real attacking hosts.
+    #[serde(default = "default_attack_hosts")]
+    pub hosts: u64,
+}
+
+fn all_addresses() -> u64 {
+    1 << 32
+}
+fn default_attack_hosts() -> u64 {
+    1000
+}

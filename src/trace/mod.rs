@@ -1,0 +1,5 @@
+//! One connection's life: records, ladder, SVG, pcap.
+
+pub mod record;
+
+pub use record::{RecordKind, Side, TraceRecord};
