@@ -351,7 +351,6 @@ pub enum RateProfile {
     Ramp { from: f64, over: SimDuration },
 }
 
-
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AttackerConfig {

@@ -180,6 +180,28 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, DurationParseError> {
     Ok(SimDuration(ns))
 }
 
+impl serde::Serialize for SimDuration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SimDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = SimDuration;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a duration string such as \"20ms\" or \"1.5s\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SimDuration, E> {
+                parse_duration(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,27 +228,5 @@ mod tests {
         assert_eq!(SimDuration::from_millis(20).to_string(), "20ms");
         assert_eq!(SimDuration::from_secs(60).to_string(), "60s");
         assert_eq!(SimTime::from_millis(1010).to_string(), "1.010000");
-    }
-}
-
-impl serde::Serialize for SimDuration {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_string())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for SimDuration {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = SimDuration;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a duration string such as \"20ms\" or \"1.5s\"")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SimDuration, E> {
-                parse_duration(v).map_err(E::custom)
-            }
-        }
-        d.deserialize_str(Visitor)
     }
 }
