@@ -194,6 +194,8 @@ pub struct ServerConfig {
     pub linger_zero: bool,
     /// Delay between the application reading EOF and calling close().
     pub close_delay: SimDuration,
+    /// Bytes the application sends on each accepted connection (0: none).
+    pub response_bytes: u16,
 }
 
 impl Default for ServerConfig {
@@ -215,6 +217,7 @@ impl Default for ServerConfig {
             tcp_timestamps: true,
             linger_zero: false,
             close_delay: SimDuration::ZERO,
+            response_bytes: 0,
         }
     }
 }

@@ -10,5 +10,6 @@
 pub mod config;
 pub mod engine;
 pub mod net;
+pub mod sim;
 pub mod tcp;
 pub mod trace;

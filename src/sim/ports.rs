@@ -1,0 +1,186 @@
+//! Ephemeral port choice for connect() (`__inet_hash_connect`,
+//! `__inet_check_established`, `tcp_twsk_unique`).
+//!
+//! Linux starts at `low + (table_perturb[h] + hash(saddr, daddr, dport)) %
+//! remaining`, rounded down to even, scans even ports then odd ones with a
+//! step of two, and after a success advances `table_perturb[h]` by
+//! `max(i, random(8) * 2) + 2`. The perturbation table is global (2^16
+//! entries), so a host costs no memory of its own.
+
+use crate::config::TwReuse;
+use crate::engine::rng::mix64;
+use crate::engine::{SimRng, SimTime};
+use crate::tcp::{SockAddr, State, Tcb};
+use rand::RngExt;
+
+const PERTURB_SHIFT: u32 = 16;
+
+/// The outcome of a port search.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum PortChoice {
+    Free(u16),
+    /// The 4-tuple is in TIME-WAIT and `tcp_tw_reuse` lets the new
+    /// connection take it over, starting at this ISN.
+    ReuseTimeWait(u16, u32),
+    /// No port: connect() fails with EADDRNOTAVAIL.
+    Exhausted,
+}
+
+#[derive(Clone, Debug)]
+pub struct Ports {
+    low: u16,
+    /// `high + 1 - low`, rounded down to even as Linux does.
+    remaining: u32,
+    tw_reuse: TwReuse,
+    timestamps: bool,
+    pub max_tw_buckets: u32,
+    perturb: Vec<u32>,
+}
+
+impl Ports {
+    pub fn new(range: [u16; 2], tw_reuse: TwReuse, timestamps: bool, max_tw_buckets: u32) -> Self {
+        let mut remaining = range[1] as u32 + 1 - range[0] as u32;
+        if remaining > 1 {
+            remaining &= !1;
+        }
+        Ports {
+            low: range[0],
+            remaining,
+            tw_reuse,
+            timestamps,
+            max_tw_buckets,
+            perturb: vec![0; 1 << PERTURB_SHIFT],
+        }
+    }
+
+    fn hash(ip: u32, remote: SockAddr) -> u64 {
+        mix64((ip as u64) << 32 ^ (remote.ip as u64) ^ (remote.port as u64) << 48)
+    }
+
+    /// `tcp_twsk_unique`: may a new connection take over this TIME-WAIT?
+    /// `tcp_tw_reuse` = 1 (2 only for loopback, which simulated paths are
+    /// not), timestamps on, and the entry's last timestamp from an earlier
+    /// second (`time_after32(ktime_get_seconds(), tw_ts_recent_stamp)`).
+    fn reusable(&self, now: SimTime, tw: &Tcb) -> bool {
+        self.tw_reuse == TwReuse::On
+            && self.timestamps
+            && tw.ts_recent != 0
+            && now.as_nanos() / 1_000_000_000 > tw.state_since.as_nanos() / 1_000_000_000
+    }
+
+    fn scan(
+        &self,
+        ip: u32,
+        remote: SockAddr,
+        in_use: impl Fn(SockAddr) -> Option<State>,
+        tw: impl Fn(SockAddr) -> Option<(bool, u32)>,
+    ) -> (PortChoice, u32) {
+        let h = Self::hash(ip, remote);
+        let index = (h as usize) & ((1 << PERTURB_SHIFT) - 1);
+        let mut offset = (self.perturb[index].wrapping_add((h >> 32) as u32)) % self.remaining;
+        offset &= !1;
+        loop {
+            let mut port = self.low as u32 + offset;
+            let high = self.low as u32 + self.remaining;
+            let mut i = 0;
+            while i < self.remaining {
+                if port >= high {
+                    port -= self.remaining;
+                }
+                let local = SockAddr::new(ip, port as u16);
+                match in_use(local) {
+                    None => return (PortChoice::Free(port as u16), i),
+                    Some(State::TimeWait) => {
+                        if let Some((true, snd_nxt)) = tw(local) {
+                            let mut isn = snd_nxt.wrapping_add(65_535 + 2);
+                            if isn == 0 {
+                                isn = 1;
+                            }
+                            return (PortChoice::ReuseTimeWait(port as u16, isn), i);
+                        }
+                    }
+                    Some(_) => {}
+                }
+                i += 2;
+                port += 2;
+            }
+            offset += 1;
+            if offset & 1 == 0 || self.remaining <= 1 {
+                return (PortChoice::Exhausted, i);
+            }
+        }
+    }
+
+    /// connect()'s port for `ip` toward `remote`. `lookup` finds the
+    /// connection already using a local address toward `remote`.
+    pub fn choose<'a>(
+        &mut self,
+        now: SimTime,
+        ip: u32,
+        remote: SockAddr,
+        rng: &mut SimRng,
+        lookup: impl Fn(SockAddr) -> Option<&'a Tcb>,
+    ) -> PortChoice {
+        let (choice, i) = self.scan(
+            ip,
+            remote,
+            |local| lookup(local).map(|t| t.state),
+            |local| lookup(local).map(|t| (self.reusable(now, t), t.snd_nxt)),
+        );
+        if choice != PortChoice::Exhausted {
+            let h = Self::hash(ip, remote);
+            let index = (h as usize) & ((1 << PERTURB_SHIFT) - 1);
+            let jitter = rng.random_range(0..8u32) * 2;
+            self.perturb[index] = self.perturb[index].wrapping_add(i.max(jitter) + 2);
+        }
+        choice
+    }
+
+    /// The port the next connect() would take if every port were free.
+    pub fn peek_port(&self, ip: u32, remote: SockAddr) -> u16 {
+        match self.scan(ip, remote, |_| None, |_| None).0 {
+            PortChoice::Free(p) => p,
+            _ => self.low,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Stream, stream_rng};
+    use std::collections::HashMap;
+
+    const SERVER: SockAddr = SockAddr::new(0x0A00_0001, 80);
+
+    #[test]
+    fn uses_every_port_of_the_range_once_then_fails() {
+        let mut ports = Ports::new([40000, 40009], TwReuse::Off, true, 100);
+        let mut rng = stream_rng(1, 0, Stream::Ports);
+        let mut used: HashMap<SockAddr, Tcb> = HashMap::new();
+        let mut out = Vec::new();
+        for _ in 0..10 {
+            let PortChoice::Free(port) = ports.choose(SimTime::ZERO, 7, SERVER, &mut rng, |l| used.get(&l))
+            else {
+                panic!("ran out early")
+            };
+            assert!((40000..=40009).contains(&port));
+            let local = SockAddr::new(7, port);
+            let tcb = Tcb::connect(SimTime::ZERO, local, SERVER, 1, &Default::default(), &mut out);
+            assert!(used.insert(local, tcb).is_none(), "port {port} given twice");
+        }
+        assert_eq!(ports.choose(SimTime::ZERO, 7, SERVER, &mut rng, |l| used.get(&l)), PortChoice::Exhausted);
+    }
+
+    #[test]
+    fn prefers_even_ports_first() {
+        let mut ports = Ports::new([32768, 60999], TwReuse::Off, true, 100);
+        let mut rng = stream_rng(1, 0, Stream::Ports);
+        for ip in 0..50 {
+            let PortChoice::Free(port) = ports.choose(SimTime::ZERO, ip, SERVER, &mut rng, |_| None) else {
+                panic!()
+            };
+            assert_eq!(port % 2, 0);
+        }
+    }
+}

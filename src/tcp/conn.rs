@@ -1,0 +1,721 @@
+//! One connection's transmission control block and its state machine,
+//! sans-IO: inputs carry `now`, outputs are segments pushed to `out`, and
+//! the only timer is a deadline read with [`Tcb::poll_timeout`].
+//!
+//! The transition table follows RFC 9293 §3.10 ("Event Processing") with
+//! Linux's choices where the RFC leaves room (RFC 5961 challenge ACKs,
+//! `tcp_timewait_state_process`, orphan retries). A request socket at a
+//! listener is a `Tcb` in SYN-RECEIVED; the listener (`listener.rs`) owns
+//! the queue rules around it.
+
+use super::params::{
+    TCP_RETRIES2, TCP_RTO_MIN, TCP_TIMEOUT_INIT, TCP_TIMEWAIT_LEN, TcpParams, WINDOW, backoff,
+};
+use super::segment::{Flags, Segment, SockAddr};
+use super::seq::{seq_gt, seq_le, seq_lt};
+use super::state::State;
+use crate::engine::{SimDuration, SimTime};
+
+/// Why a connection reached CLOSED.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CloseCause {
+    /// Orderly: LAST-ACK acknowledged, TIME-WAIT expired, or closed before
+    /// anything was sent.
+    Normal,
+    /// An RST was received (ECONNRESET; ECONNREFUSED in SYN-SENT).
+    Reset,
+    /// Retransmissions exhausted: `tcp_syn_retries` in SYN-SENT (connect()
+    /// fails with ETIMEDOUT), SYN-ACK retries at a request, orphan retries.
+    Timeout,
+    /// The orphaned FIN-WAIT-2 lived `tcp_fin_timeout`.
+    FinTimeout,
+    /// The local application aborted (SO_LINGER {on, 0}): RST sent.
+    Abort,
+}
+
+/// The one pending timer of a connection.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TimerKind {
+    None,
+    /// SYN, SYN-ACK, FIN or data retransmission.
+    Retransmit,
+    /// The orphaned FIN-WAIT-2 timeout (`tcp_fin_timeout`).
+    FinWait2,
+    /// TIME-WAIT expiry (`TCP_TIMEWAIT_LEN`).
+    TimeWait,
+}
+
+/// What the caller must do after a segment was processed.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    /// Processed (state and `out` say the rest).
+    Done,
+    /// TIME-WAIT accepted a new SYN for its 4-tuple (`TCP_TW_SYN`): the
+    /// caller must discard this TCB and hand the SYN to the listener, whose
+    /// new connection starts at `isn` (above the old one's sequence space).
+    ReopenFromTimeWait { isn: u32 },
+}
+
+const FLAG_ORPHAN: u8 = 1; // the application called close()
+const FLAG_FIN_SENT: u8 = 2;
+const FLAG_RTT_SAMPLED: u8 = 4;
+const FLAG_ACKED_ON_OVERFLOW: u8 = 8; // request: final ACK seen, accept queue was full
+const FLAG_FROM_COOKIE: u8 = 16;
+const FLAG_FIN_RECEIVED: u8 = 32;
+
+/// A transmission control block (RFC 9293 §3.3.1). 72 bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tcb {
+    pub local: SockAddr,
+    pub remote: SockAddr,
+    pub state: State,
+    timer: TimerKind,
+    /// Consecutive expiries of the current retransmission timer (a
+    /// request's `num_timeout`).
+    pub retransmits: u8,
+    flags: u8,
+    pub iss: u32,
+    pub snd_una: u32,
+    pub snd_nxt: u32,
+    pub irs: u32,
+    pub rcv_nxt: u32,
+    /// Last timestamp value received (RFC 7323 TS.Recent).
+    pub ts_recent: u32,
+    /// Smoothed RTT and its variation, microseconds (RFC 6298); 0 = none.
+    srtt_us: u32,
+    rttvar_us: u32,
+    /// Base retransmission timeout, milliseconds.
+    rto_ms: u32,
+    deadline: SimTime,
+    /// When the connection entered its current state (for TIME-WAIT's age,
+    /// which `tcp_twsk_unique` checks).
+    pub state_since: SimTime,
+    /// Why it closed, once `state == Closed`.
+    pub close_cause: Option<CloseCause>,
+}
+
+impl Tcb {
+    fn blank(now: SimTime, local: SockAddr, remote: SockAddr, iss: u32) -> Tcb {
+        Tcb {
+            local,
+            remote,
+            state: State::Closed,
+            timer: TimerKind::None,
+            retransmits: 0,
+            flags: 0,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            irs: 0,
+            rcv_nxt: 0,
+            ts_recent: 0,
+            srtt_us: 0,
+            rttvar_us: 0,
+            rto_ms: TCP_TIMEOUT_INIT.as_nanos().div_ceil(1_000_000) as u32,
+            deadline: SimTime::MAX,
+            state_since: now,
+            close_cause: None,
+        }
+    }
+
+    /// Active open (RFC 9293 §3.10.1, `tcp_v4_connect`): CLOSED -> SYN-SENT,
+    /// the SYN goes out and the RTO starts at `TCP_TIMEOUT_INIT`.
+    pub fn connect(
+        now: SimTime,
+        local: SockAddr,
+        remote: SockAddr,
+        iss: u32,
+        p: &TcpParams,
+        out: &mut Vec<Segment>,
+    ) -> Tcb {
+        let mut tcb = Tcb::blank(now, local, remote, iss);
+        tcb.set_state(now, State::SynSent);
+        tcb.snd_nxt = iss.wrapping_add(1);
+        out.push(tcb.syn(now, p));
+        tcb.arm(now, TimerKind::Retransmit, TCP_TIMEOUT_INIT);
+        tcb
+    }
+
+    /// Passive open of one request: a SYN reached a listener that decided to
+    /// keep state (`tcp_conn_request`). LISTEN -> SYN-RECEIVED, SYN-ACK out,
+    /// request timer at 1 s. In the `two_way` ablation the request is
+    /// ESTABLISHED at once.
+    pub fn accept_syn(now: SimTime, syn: &Segment, iss: u32, p: &TcpParams, out: &mut Vec<Segment>) -> Tcb {
+        let mut tcb = Tcb::blank(now, syn.dst, syn.src, iss);
+        tcb.irs = syn.seq;
+        tcb.rcv_nxt = syn.seq.wrapping_add(1);
+        tcb.ts_recent = syn.tsval;
+        tcb.snd_nxt = iss.wrapping_add(1);
+        out.push(tcb.syn_ack(now, p));
+        if p.two_way {
+            tcb.set_state(now, State::Established);
+            tcb.snd_una = tcb.snd_nxt;
+        } else {
+            tcb.set_state(now, State::SynReceived);
+            tcb.arm(now, TimerKind::Retransmit, TCP_TIMEOUT_INIT);
+        }
+        tcb
+    }
+
+    /// A connection rebuilt from a valid SYN cookie (`cookie_v4_check`,
+    /// `tcp_get_cookie_sock`): ESTABLISHED directly, no timer. `ack` is the
+    /// final ACK whose acknowledgment number carried the cookie.
+    pub fn from_cookie(now: SimTime, ack: &Segment) -> Tcb {
+        let iss = ack.ack.wrapping_sub(1);
+        let mut tcb = Tcb::blank(now, ack.dst, ack.src, iss);
+        tcb.snd_una = ack.ack;
+        tcb.snd_nxt = ack.ack;
+        tcb.irs = ack.seq.wrapping_sub(1);
+        tcb.rcv_nxt = ack.seq;
+        tcb.ts_recent = ack.tsval;
+        tcb.flags |= FLAG_FROM_COOKIE;
+        tcb.set_state(now, State::Established);
+        tcb
+    }
+
+    pub fn poll_timeout(&self) -> Option<SimTime> {
+        (self.timer != TimerKind::None).then_some(self.deadline)
+    }
+
+    pub fn timer_kind(&self) -> TimerKind {
+        self.timer
+    }
+
+    pub fn is_orphan(&self) -> bool {
+        self.flags & FLAG_ORPHAN != 0
+    }
+    pub fn from_cookie_flag(&self) -> bool {
+        self.flags & FLAG_FROM_COOKIE != 0
+    }
+    /// A request whose final ACK found the accept queue full
+    /// (`inet_rsk(req)->acked`).
+    pub fn acked_on_overflow(&self) -> bool {
+        self.flags & FLAG_ACKED_ON_OVERFLOW != 0
+    }
+    pub fn mark_acked_on_overflow(&mut self) {
+        self.flags |= FLAG_ACKED_ON_OVERFLOW;
+    }
+    /// The peer's FIN has been received (the application would read EOF).
+    pub fn fin_received(&self) -> bool {
+        self.flags & FLAG_FIN_RECEIVED != 0
+    }
+
+    /// The smoothed RTT, once a sample was taken.
+    pub fn srtt(&self) -> Option<SimDuration> {
+        (self.flags & FLAG_RTT_SAMPLED != 0).then(|| SimDuration::from_micros(self.srtt_us as u64))
+    }
+
+    /// The base RTO, before backoff.
+    pub fn rto(&self) -> SimDuration {
+        SimDuration::from_millis(self.rto_ms as u64)
+    }
+
+    fn set_state(&mut self, now: SimTime, s: State) {
+        if self.state != s {
+            self.state = s;
+            self.state_since = now;
+        }
+    }
+
+    fn arm(&mut self, now: SimTime, kind: TimerKind, after: SimDuration) {
+        self.timer = kind;
+        self.deadline = now + after;
+    }
+
+    fn disarm(&mut self) {
+        self.timer = TimerKind::None;
+        self.deadline = SimTime::MAX;
+    }
+
+    /// Ends the connection without a segment: a TIME-WAIT the kernel could
+    /// not keep (`tcp_max_tw_buckets`), or one reused by `tcp_tw_reuse`.
+    pub fn discard(&mut self, now: SimTime, cause: CloseCause) {
+        self.close_with(now, cause);
+    }
+
+    fn close_with(&mut self, now: SimTime, cause: CloseCause) {
+        self.set_state(now, State::Closed);
+        self.close_cause = Some(cause);
+        self.disarm();
+    }
+
+    fn tsval(now: SimTime, p: &TcpParams) -> u32 {
+        // The millisecond clock; +1 so that the option is never the
+        // "absent" value 0 at t = 0.
+        if p.timestamps { (now.as_millis() as u32).wrapping_add(1) } else { 0 }
+    }
+
+    fn segment(&self, now: SimTime, p: &TcpParams, seq: u32, flags: Flags) -> Segment {
+        let tsval = Tcb::tsval(now, p);
+        Segment {
+            src: self.local,
+            dst: self.remote,
+            seq,
+            ack: if flags.ack() { self.rcv_nxt } else { 0 },
+            tsval,
+            tsecr: if tsval != 0 && flags.ack() { self.ts_recent } else { 0 },
+            len: 0,
+            mss: 0,
+            flags,
+        }
+    }
+
+    fn syn(&self, now: SimTime, p: &TcpParams) -> Segment {
+        Segment { mss: p.mss, ..self.segment(now, p, self.iss, Flags::SYN) }
+    }
+
+    fn syn_ack(&self, now: SimTime, p: &TcpParams) -> Segment {
+        Segment { mss: p.mss, ..self.segment(now, p, self.iss, Flags::SYN_ACK) }
+    }
+
+    fn ack_now(&self, now: SimTime, p: &TcpParams) -> Segment {
+        self.segment(now, p, self.snd_nxt, Flags::ACK)
+    }
+
+    /// Everything not yet acknowledged, as one segment (data then FIN).
+    fn unacked_segment(&self, now: SimTime, p: &TcpParams) -> Segment {
+        let fin = self.flags & FLAG_FIN_SENT != 0;
+        let outstanding = self.snd_nxt.wrapping_sub(self.snd_una);
+        let data = outstanding - fin as u32;
+        let mut flags = Flags::ACK;
+        if data > 0 {
+            flags = flags | Flags::PSH;
+        }
+        if fin {
+            flags = flags | Flags::FIN;
+        }
+        Segment { len: data.min(u16::MAX as u32) as u16, ..self.segment(now, p, self.snd_una, flags) }
+    }
+
+    /// Application: send `len` bytes (one segment, no window limits).
+    pub fn send(&mut self, now: SimTime, len: u16, p: &TcpParams, out: &mut Vec<Segment>) {
+        if len == 0 || !matches!(self.state, State::Established | State::CloseWait) {
+            return;
+        }
+        let seg = Segment { len, ..self.segment(now, p, self.snd_nxt, Flags::PSH_ACK) };
+        self.snd_nxt = self.snd_nxt.wrapping_add(len as u32);
+        out.push(seg);
+        if self.timer != TimerKind::Retransmit {
+            self.retransmits = 0;
+            self.arm(now, TimerKind::Retransmit, self.rto());
+        }
+    }
+
+    /// Application: close() (RFC 9293 §3.10.4, `tcp_close`). With
+    /// SO_LINGER {on, 0} it aborts: RST, no TIME-WAIT (`tcp_send_active_reset`).
+    pub fn close(&mut self, now: SimTime, p: &TcpParams, out: &mut Vec<Segment>) {
+        self.flags |= FLAG_ORPHAN;
+        if p.linger_zero && !matches!(self.state, State::Closed | State::TimeWait | State::SynSent) {
+            if self.state != State::Listen {
+                out.push(self.segment(now, p, self.snd_nxt, Flags::RST_ACK));
+            }
+            self.close_with(now, CloseCause::Abort);
+            return;
+        }
+        match self.state {
+            State::SynSent | State::Listen => self.close_with(now, CloseCause::Normal),
+            State::SynReceived | State::Established => {
+                self.send_fin(now, p, out);
+                self.set_state(now, State::FinWait1);
+            }
+            State::CloseWait => {
+                self.send_fin(now, p, out);
+                self.set_state(now, State::LastAck);
+            }
+            // Already closing: close() again changes nothing.
+            _ => {}
+        }
+    }
+
+    fn send_fin(&mut self, now: SimTime, p: &TcpParams, out: &mut Vec<Segment>) {
+        let seg = self.segment(now, p, self.snd_nxt, Flags::FIN_ACK);
+        self.snd_nxt = self.snd_nxt.wrapping_add(1);
+        self.flags |= FLAG_FIN_SENT;
+        out.push(seg);
+        if self.timer != TimerKind::Retransmit {
+            self.retransmits = 0;
+            self.arm(now, TimerKind::Retransmit, self.rto());
+        }
+    }
+
+    /// RFC 6298 §2 with Linux's floor: RTO = SRTT + max(4 RTTVAR,
+    /// `TCP_RTO_MIN`) (`tcp_set_rto`, where `rttvar` never drops below
+    /// `tcp_rto_min`). The sample comes from the echoed timestamp, as
+    /// `tcp_ack_update_rtt` takes it, so retransmitted handshakes still give one.
+    fn rtt_sample(&mut self, now: SimTime, seg: &Segment) {
+        if seg.tsecr == 0 {
+            return;
+        }
+        let now_ms = (now.as_millis() as u32).wrapping_add(1);
+        let rtt_ms = now_ms.wrapping_sub(seg.tsecr);
+        if rtt_ms > 3_600_000 {
+            return;
+        }
+        let r = rtt_ms.saturating_mul(1000).max(1);
+        if self.flags & FLAG_RTT_SAMPLED == 0 {
+            self.srtt_us = r;
+            self.rttvar_us = r / 2;
+            self.flags |= FLAG_RTT_SAMPLED;
+        } else {
+            let err = self.srtt_us.abs_diff(r);
+            self.rttvar_us = (3 * self.rttvar_us + err) / 4;
+            self.srtt_us = (7 * self.srtt_us + r) / 8;
+        }
+        let rto_us = self.srtt_us as u64 + (4 * self.rttvar_us as u64).max(TCP_RTO_MIN.as_nanos() / 1000);
+        self.rto_ms = rto_us.div_ceil(1000).min(120_000) as u32;
+    }
+
+    /// Whether `seg` is the acceptable final ACK of our handshake, the one
+    /// that would move SYN-RECEIVED to ESTABLISHED (`tcp_check_req`).
+    pub fn completes_handshake(&self, seg: &Segment) -> bool {
+        let f = seg.flags;
+        self.state == State::SynReceived
+            && f.ack()
+            && !f.rst()
+            && !f.syn()
+            && seq_gt(seg.ack, self.snd_una)
+            && seq_le(seg.ack, self.snd_nxt)
+            && seq_le(self.rcv_nxt, seg.seq)
+            && seq_lt(seg.seq, self.rcv_nxt.wrapping_add(WINDOW))
+    }
+
+    /// A segment for this connection arrived (RFC 9293 §3.10.7).
+    pub fn handle_segment(
+        &mut self,
+        now: SimTime,
+        seg: &Segment,
+        p: &TcpParams,
+        out: &mut Vec<Segment>,
+    ) -> Disposition {
+        match self.state {
+            State::Closed | State::Listen => {}
+            State::SynSent => self.on_syn_sent(now, seg, p, out),
+            State::TimeWait => return self.on_time_wait(now, seg, p, out),
+            _ => self.on_synchronized(now, seg, p, out),
+        }
+        Disposition::Done
+    }
+
+    /// RFC 9293 §3.10.7.3, SYN-SENT.
+    fn on_syn_sent(&mut self, now: SimTime, seg: &Segment, p: &TcpParams, out: &mut Vec<Segment>) {
+        let f = seg.flags;
+        // First: the ACK must acknowledge our SYN, else it is from an old
+        // incarnation: answer RST <SEQ=SEG.ACK> (unless it is one) and stay.
+        if f.ack() && (seq_le(seg.ack, self.iss) || seq_gt(seg.ack, self.snd_nxt)) {
+            if !f.rst() {
+                out.push(Segment {
+                    src: self.local,
+                    dst: self.remote,
+                    seq: seg.ack,
+                    flags: Flags::RST,
+                    ..Default::default()
+                });
+            }
+            return;
+        }
+        if f.rst() {
+            // Only an RST acknowledging our SYN is believed: connection refused.
+            if f.ack() {
+                self.close_with(now, CloseCause::Reset);
+            }
+            return;
+        }
+        if !f.syn() {
+            return;
+        }
+        self.irs = seg.seq;
+        self.rcv_nxt = seg.seq.wrapping_add(1);
+        self.ts_recent = seg.tsval;
+        if f.ack() {
+            self.snd_una = seg.ack;
+            self.rtt_sample(now, seg);
+            self.retransmits = 0;
+            self.disarm();
+            self.set_state(now, State::Established);
+            out.push(self.ack_now(now, p));
+        } else {
+            // Simultaneous open: SYN-SENT -> SYN-RECEIVED, SYN-ACK with our ISN.
+            self.set_state(now, State::SynReceived);
+            out.push(self.syn_ack(now, p));
+            self.retransmits = 0;
+            self.arm(now, TimerKind::Retransmit, TCP_TIMEOUT_INIT);
+        }
+    }
+
+    /// RFC 9293 §3.10.7.4 for SYN-RECEIVED through LAST-ACK.
+    fn on_synchronized(&mut self, now: SimTime, seg: &Segment, p: &TcpParams, out: &mut Vec<Segment>) {
+        let f = seg.flags;
+        // A duplicate of the SYN that created this request: answer with the
+        // SYN-ACK again, take no new state (`tcp_check_req`).
+        // Linux also restarts the request timer from now (`mod_timer_pending`).
+        if self.state == State::SynReceived && f.syn() && !f.ack() && !f.rst() && seg.seq == self.irs {
+            out.push(self.syn_ack(now, p));
+            if self.timer == TimerKind::Retransmit {
+                self.arm(now, TimerKind::Retransmit, backoff(TCP_TIMEOUT_INIT, self.retransmits));
+            }
+            return;
+        }
+        // Simultaneous open: the peer's SYN-ACK crossed ours. Linux lets
+        // exactly this one through as the ACK (`tcp_validate_incoming`).
+        if self.state == State::SynReceived
+            && f.syn()
+            && f.ack()
+            && !f.rst()
+            && seg.seq.wrapping_add(1) == self.rcv_nxt
+            && seg.ack == self.snd_nxt
+        {
+            self.set_state(now, State::Established);
+            self.snd_una = seg.ack;
+            self.rtt_sample(now, seg);
+            self.retransmits = 0;
+            self.disarm();
+            return;
+        }
+        // Acceptability (first check), zero window aside: the segment must
+        // start inside [RCV.NXT, RCV.NXT + RCV.WND).
+        let in_window = seq_le(self.rcv_nxt, seg.seq) && seq_lt(seg.seq, self.rcv_nxt.wrapping_add(WINDOW));
+        let occupies = seg.seq_len() > 0;
+        let acceptable = in_window || (!occupies && seg.seq == self.rcv_nxt);
+        if f.rst() {
+            // RFC 5961 §3.2: only an exact RST resets; one elsewhere in the
+            // window gets a challenge ACK (`tcp_validate_incoming`).
+            if seg.seq == self.rcv_nxt {
+                self.close_with(now, CloseCause::Reset);
+            } else if in_window {
+                out.push(self.ack_now(now, p));
+            }
+            return;
+        }
+        if f.syn() {
+            // RFC 5961 §4.2: a SYN in a synchronized state gets a challenge
+            // ACK. In SYN-RECEIVED a new SYN kills the request
+            // (`tcp_check_req` -> embryonic_reset), RST to the sender.
+            if self.state == State::SynReceived && acceptable {
+                out.push(Segment {
+                    src: self.local,
+                    dst: self.remote,
+                    seq: 0,
+                    ack: seg.seq.wrapping_add(seg.seq_len()),
+                    flags: Flags::RST_ACK,
+                    ..Default::default()
+                });
+                self.close_with(now, CloseCause::Reset);
+            } else {
+                out.push(self.ack_now(now, p));
+            }
+            return;
+        }
+        if !acceptable {
+            // Out of window: ACK it so the peer resynchronises, then drop.
+            out.push(self.ack_now(now, p));
+            return;
+        }
+        if !f.ack() {
+            return;
+        }
+        // The ACK field.
+        if self.state == State::SynReceived {
+            if seq_gt(seg.ack, self.snd_una) && seq_le(seg.ack, self.snd_nxt) {
+                self.set_state(now, State::Established);
+                self.snd_una = seg.ack;
+                self.rtt_sample(now, seg);
+                self.retransmits = 0;
+                self.disarm();
+            } else {
+                out.push(Segment {
+                    src: self.local,
+                    dst: self.remote,
+                    seq: seg.ack,
+                    flags: Flags::RST,
+                    ..Default::default()
+                });
+                return;
+            }
+        } else if seq_gt(seg.ack, self.snd_nxt) {
+            // Acknowledges something not yet sent: ACK and drop.
+            out.push(self.ack_now(now, p));
+            return;
+        } else if seq_gt(seg.ack, self.snd_una) {
+            self.snd_una = seg.ack;
+            self.rtt_sample(now, seg);
+            self.retransmits = 0;
+            if self.snd_una == self.snd_nxt {
+                self.disarm();
+            } else {
+                self.arm(now, TimerKind::Retransmit, self.rto());
+            }
+        }
+        if seg.tsval != 0 {
+            self.ts_recent = seg.tsval;
+        }
+        let fin_acked = self.flags & FLAG_FIN_SENT != 0 && self.snd_una == self.snd_nxt;
+        match self.state {
+            State::FinWait1 if fin_acked => {
+                self.set_state(now, State::FinWait2);
+                // An orphaned FIN-WAIT-2 lives `tcp_fin_timeout`
+                // (`tcp_rcv_state_process`, TCP_FIN_WAIT1 case).
+                if self.is_orphan() {
+                    self.arm(now, TimerKind::FinWait2, p.fin_timeout);
+                }
+            }
+            State::Closing if fin_acked => {
+                self.enter_time_wait(now);
+                return;
+            }
+            State::LastAck if fin_acked => {
+                self.close_with(now, CloseCause::Normal);
+                return;
+            }
+            _ => {}
+        }
+        // Segment text: in-order data is taken and acknowledged at once
+        // (no delayed ACK: the simulation carries no bulk data).
+        let mut must_ack = false;
+        if seg.len > 0 {
+            if matches!(self.state, State::Established | State::FinWait1 | State::FinWait2)
+                && seg.seq == self.rcv_nxt
+            {
+                self.rcv_nxt = self.rcv_nxt.wrapping_add(seg.len as u32);
+            }
+            must_ack = true;
+        }
+        // The FIN bit, when it is next in sequence. (A retransmitted FIN
+        // sits below RCV.NXT and was ACKed above as out of window.)
+        if f.fin() && !self.fin_received() && seg.seq.wrapping_add(seg.len as u32) == self.rcv_nxt {
+            self.rcv_nxt = self.rcv_nxt.wrapping_add(1);
+            self.flags |= FLAG_FIN_RECEIVED;
+            out.push(self.ack_now(now, p));
+            match self.state {
+                State::SynReceived | State::Established => self.set_state(now, State::CloseWait),
+                State::FinWait1 if fin_acked => self.enter_time_wait(now),
+                State::FinWait1 => self.set_state(now, State::Closing),
+                State::FinWait2 => self.enter_time_wait(now),
+                _ => {}
+            }
+            return;
+        }
+        if must_ack {
+            out.push(self.ack_now(now, p));
+        }
+    }
+
+    fn enter_time_wait(&mut self, now: SimTime) {
+        self.set_state(now, State::TimeWait);
+        self.retransmits = 0;
+        self.arm(now, TimerKind::TimeWait, TCP_TIMEWAIT_LEN);
+    }
+
+    /// TIME-WAIT (`tcp_timewait_state_process`, the TCP_TIME_WAIT part).
+    fn on_time_wait(
+        &mut self,
+        now: SimTime,
+        seg: &Segment,
+        p: &TcpParams,
+        out: &mut Vec<Segment>,
+    ) -> Disposition {
+        let f = seg.flags;
+        // In window: only a bare ACK or an RST can be.
+        if seg.seq == self.rcv_nxt && (seg.seq_len() == 0 || f.rst()) {
+            if f.rst() {
+                // TIME-WAIT assassination (RFC 1337), allowed with tcp_rfc1337 = 0.
+                self.close_with(now, CloseCause::Normal);
+            } else {
+                self.arm(now, TimerKind::TimeWait, TCP_TIMEWAIT_LEN);
+            }
+            return Disposition::Done;
+        }
+        // A new SYN above the old sequence space, or with a newer timestamp,
+        // reopens the 4-tuple (RFC 1122 §4.2.2.13, `TCP_TW_SYN`).
+        if f.syn()
+            && !f.rst()
+            && !f.ack()
+            && (seq_gt(seg.seq, self.rcv_nxt)
+                || (seg.tsval != 0 && self.ts_recent != 0 && seq_lt(self.ts_recent, seg.tsval)))
+        {
+            let mut isn = self.snd_nxt.wrapping_add(65_535 + 2);
+            if isn == 0 {
+                isn = 1;
+            }
+            self.close_with(now, CloseCause::Normal);
+            return Disposition::ReopenFromTimeWait { isn };
+        }
+        if !f.rst() {
+            // Out of window (a retransmitted FIN, an old duplicate): ACK it;
+            // an ACK-bearing segment also restarts the 60 s.
+            if f.ack() {
+                self.arm(now, TimerKind::TimeWait, TCP_TIMEWAIT_LEN);
+            }
+            out.push(self.ack_now(now, p));
+        }
+        Disposition::Done
+    }
+
+    /// The timer fired (call only when `now >= poll_timeout()`).
+    ///
+    /// For a request at a listener, `p.synack_retries` is the threshold the
+    /// listener computed (`reqsk_timer_handler` prunes it under load).
+    pub fn handle_timeout(&mut self, now: SimTime, p: &TcpParams, out: &mut Vec<Segment>) {
+        match (self.timer, self.state) {
+            (TimerKind::None, _) => {}
+            (TimerKind::TimeWait, _) => self.close_with(now, CloseCause::Normal),
+            (TimerKind::FinWait2, _) => self.close_with(now, CloseCause::FinTimeout),
+            // `tcp_retransmit_timer` for SYN-SENT: after tcp_syn_retries
+            // retransmissions the next expiry fails connect() (127 s).
+            (TimerKind::Retransmit, State::SynSent) => {
+                if self.retransmits >= p.syn_retries {
+                    self.close_with(now, CloseCause::Timeout);
+                } else {
+                    self.retransmits += 1;
+                    out.push(self.syn(now, p));
+                    self.arm(now, TimerKind::Retransmit, backoff(TCP_TIMEOUT_INIT, self.retransmits));
+                }
+            }
+            // `reqsk_timer_handler` / `syn_ack_recalc`: expire once
+            // num_timeout reaches the threshold, else resend and back off.
+            (TimerKind::Retransmit, State::SynReceived) => {
+                if self.retransmits >= p.synack_retries {
+                    self.close_with(now, CloseCause::Timeout);
+                } else {
+                    self.retransmits += 1;
+                    out.push(self.syn_ack(now, p));
+                    self.arm(now, TimerKind::Retransmit, backoff(TCP_TIMEOUT_INIT, self.retransmits));
+                }
+            }
+            // FIN or data: `tcp_write_timeout` gives up after the orphan
+            // retries (the application closed) or `tcp_retries2`.
+            (TimerKind::Retransmit, _) => {
+                if self.snd_una == self.snd_nxt {
+                    self.disarm();
+                    return;
+                }
+                let limit = if self.is_orphan() { p.orphan_retries } else { TCP_RETRIES2 };
+                if self.retransmits >= limit {
+                    // `tcp_write_err` -> `tcp_done`: the socket just goes.
+                    self.close_with(now, CloseCause::Timeout);
+                } else {
+                    self.retransmits += 1;
+                    out.push(self.unacked_segment(now, p));
+                    self.arm(now, TimerKind::Retransmit, backoff(self.rto(), self.retransmits));
+                }
+            }
+        }
+    }
+}
+
+/// The reply to a segment that reached no connection and no listener
+/// (RFC 9293 §3.10.7.1): never to an RST; `<SEQ=SEG.ACK><CTL=RST>` if it
+/// had an ACK, else `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`.
+pub fn reset_for(seg: &Segment) -> Option<Segment> {
+    if seg.flags.rst() {
+        return None;
+    }
+    let base = Segment { src: seg.dst, dst: seg.src, ..Default::default() };
+    Some(if seg.flags.ack() {
+        Segment { seq: seg.ack, flags: Flags::RST, ..base }
+    } else {
+        Segment { seq: 0, ack: seg.seq.wrapping_add(seg.seq_len()), flags: Flags::RST_ACK, ..base }
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,394 @@
+//! State-machine tests, grouped by state, driven with explicit times.
+
+use super::*;
+
+const C: SockAddr = SockAddr::new(0x0B00_0001, 40_000);
+const S: SockAddr = SockAddr::new(0x0A00_0001, 80);
+
+fn p() -> TcpParams {
+    TcpParams::default()
+}
+
+fn t(ms: u64) -> SimTime {
+    SimTime::from_millis(ms)
+}
+
+/// A client and a server request after the SYN crossed: (client, server, SYN-ACK).
+fn half_open() -> (Tcb, Tcb, Segment) {
+    let mut out = Vec::new();
+    let client = Tcb::connect(t(0), C, S, 1000, &p(), &mut out);
+    let syn = out.pop().unwrap();
+    let server = Tcb::accept_syn(t(10), &syn, 5000, &p(), &mut out);
+    let syn_ack = out.pop().unwrap();
+    (client, server, syn_ack)
+}
+
+/// Both ends ESTABLISHED at 30 ms.
+fn established() -> (Tcb, Tcb) {
+    let (mut client, mut server, syn_ack) = half_open();
+    let mut out = Vec::new();
+    client.handle_segment(t(20), &syn_ack, &p(), &mut out);
+    let ack = out.pop().unwrap();
+    server.handle_segment(t(30), &ack, &p(), &mut out);
+    assert!(out.is_empty());
+    (client, server)
+}
+
+fn one(out: &mut Vec<Segment>) -> Segment {
+    assert_eq!(out.len(), 1, "{out:?}");
+    out.pop().unwrap()
+}
+
+// ----- CLOSED -> SYN-SENT ---------------------------------------------------
+
+#[test]
+fn connect_sends_a_syn_that_consumes_one_sequence_number() {
+    let mut out = Vec::new();
+    let tcb = Tcb::connect(t(0), C, S, 1000, &p(), &mut out);
+    let syn = one(&mut out);
+    assert_eq!(tcb.state, State::SynSent);
+    assert_eq!((syn.flags, syn.seq, syn.mss), (Flags::SYN, 1000, 1460));
+    assert_eq!(tcb.snd_nxt, 1001);
+    assert_eq!(tcb.poll_timeout(), Some(t(1000)));
+}
+
+// ----- SYN-SENT ---------------------------------------------------------------
+
+#[test]
+fn syn_sent_retransmits_at_1_3_7_15_31_63_then_fails_at_127_s() {
+    let mut out = Vec::new();
+    let mut tcb = Tcb::connect(t(0), C, S, 1000, &p(), &mut out);
+    out.clear();
+    let mut fired = Vec::new();
+    while let Some(at) = tcb.poll_timeout() {
+        tcb.handle_timeout(at, &p(), &mut out);
+        fired.push(at.as_millis());
+    }
+    assert_eq!(fired, [1_000, 3_000, 7_000, 15_000, 31_000, 63_000, 127_000]);
+    assert_eq!(out.len(), 6);
+    assert!(out.iter().all(|s| s.seq == 1000 && s.flags == Flags::SYN));
+    assert_eq!((tcb.state, tcb.close_cause), (State::Closed, Some(CloseCause::Timeout)));
+}
+
+#[test]
+fn syn_sent_takes_a_syn_ack_and_acks_it_without_consuming_sequence() {
+    let (mut client, _, syn_ack) = half_open();
+    let mut out = Vec::new();
+    client.handle_segment(t(20), &syn_ack, &p(), &mut out);
+    let ack = one(&mut out);
+    assert_eq!(client.state, State::Established);
+    assert_eq!((ack.flags, ack.seq, ack.ack), (Flags::ACK, 1001, 5001));
+    assert_eq!(ack.seq_len(), 0);
+    assert_eq!(client.poll_timeout(), None);
+    // RTT 20 ms from the echoed timestamp: RTO = 20 ms + max(4 x 10 ms, 200 ms).
+    assert_eq!(client.srtt(), Some(SimDuration::from_millis(20)));
+    assert_eq!(client.rto(), SimDuration::from_millis(220));
+}
+
+#[test]
+fn syn_sent_answers_a_wrong_ack_with_rst_and_stays() {
+    let (mut client, _, mut syn_ack) = half_open();
+    syn_ack.ack = 777; // acknowledges an older incarnation's SYN
+    let mut out = Vec::new();
+    client.handle_segment(t(20), &syn_ack, &p(), &mut out);
+    let rst = one(&mut out);
+    assert_eq!((rst.flags, rst.seq), (Flags::RST, 777));
+    assert_eq!(client.state, State::SynSent);
+}
+
+#[test]
+fn syn_sent_is_refused_by_an_acceptable_rst_and_ignores_others() {
+    let (mut client, _, syn_ack) = half_open();
+    let mut out = Vec::new();
+    let bare_rst = Segment { flags: Flags::RST, ack: 0, ..syn_ack };
+    client.handle_segment(t(20), &bare_rst, &p(), &mut out);
+    assert_eq!(client.state, State::SynSent);
+    let rst_ack = Segment { flags: Flags::RST_ACK, seq: 0, ack: 1001, ..syn_ack };
+    client.handle_segment(t(20), &rst_ack, &p(), &mut out);
+    assert!(out.is_empty());
+    assert_eq!((client.state, client.close_cause), (State::Closed, Some(CloseCause::Reset)));
+}
+
+#[test]
+fn simultaneous_open_goes_through_syn_received() {
+    let mut out = Vec::new();
+    let mut a = Tcb::connect(t(0), C, S, 1000, &p(), &mut out);
+    let mut b = Tcb::connect(t(0), S, C, 5000, &p(), &mut out);
+    let syn_b = out.pop().unwrap();
+    let syn_a = out.pop().unwrap();
+    a.handle_segment(t(10), &syn_b, &p(), &mut out);
+    b.handle_segment(t(10), &syn_a, &p(), &mut out);
+    assert_eq!((a.state, b.state), (State::SynReceived, State::SynReceived));
+    let sa_b = out.pop().unwrap();
+    let sa_a = out.pop().unwrap();
+    assert_eq!(sa_a.flags, Flags::SYN_ACK);
+    a.handle_segment(t(20), &sa_b, &p(), &mut out);
+    b.handle_segment(t(20), &sa_a, &p(), &mut out);
+    assert_eq!((a.state, b.state), (State::Established, State::Established));
+}
+
+// ----- SYN-RECEIVED (a request) ---------------------------------------------------
+
+#[test]
+fn request_sends_syn_ack_and_retransmits_it_up_to_synack_retries() {
+    let (_, mut server, syn_ack) = half_open();
+    assert_eq!((syn_ack.flags, syn_ack.seq, syn_ack.ack), (Flags::SYN_ACK, 5000, 1001));
+    assert_eq!(server.state, State::SynReceived);
+    let mut out = Vec::new();
+    let mut fired = Vec::new();
+    while let Some(at) = server.poll_timeout() {
+        server.handle_timeout(at, &p(), &mut out);
+        fired.push(at.as_millis());
+    }
+    // 1, 2, 4, 8, 16 s apart after the SYN at 10 ms; dropped at 63 s.
+    assert_eq!(fired, [1_010, 3_010, 7_010, 15_010, 31_010, 63_010]);
+    assert_eq!(out.len(), 5);
+    assert_eq!(server.close_cause, Some(CloseCause::Timeout));
+}
+
+#[test]
+fn request_answers_a_duplicate_syn_with_the_syn_ack_and_restarts_its_timer() {
+    let (_, mut server, _) = half_open();
+    let mut out = Vec::new();
+    server.handle_timeout(t(1_010), &p(), &mut out);
+    out.clear();
+    let dup = Segment { src: C, dst: S, seq: 1000, flags: Flags::SYN, ..Default::default() };
+    server.handle_segment(t(1_500), &dup, &p(), &mut out);
+    let again = one(&mut out);
+    assert_eq!((again.flags, again.seq, again.ack), (Flags::SYN_ACK, 5000, 1001));
+    assert_eq!(server.state, State::SynReceived);
+    // `tcp_check_req` re-arms the request timer: 2 s (one timeout so far) from now.
+    assert_eq!(server.poll_timeout(), Some(t(3_500)));
+}
+
+#[test]
+fn request_is_killed_by_an_exact_rst() {
+    let (_, mut server, _) = half_open();
+    let mut out = Vec::new();
+    let rst = Segment { src: C, dst: S, seq: 1001, flags: Flags::RST, ..Default::default() };
+    server.handle_segment(t(30), &rst, &p(), &mut out);
+    assert!(out.is_empty());
+    assert_eq!((server.state, server.close_cause), (State::Closed, Some(CloseCause::Reset)));
+}
+
+#[test]
+fn request_answers_a_bad_final_ack_with_rst() {
+    let (_, mut server, _) = half_open();
+    let mut out = Vec::new();
+    let bad = Segment { src: C, dst: S, seq: 1001, ack: 4242, flags: Flags::ACK, ..Default::default() };
+    assert!(!server.completes_handshake(&bad));
+    server.handle_segment(t(30), &bad, &p(), &mut out);
+    let rst = one(&mut out);
+    assert_eq!((rst.flags, rst.seq), (Flags::RST, 4242));
+    assert_eq!(server.state, State::SynReceived);
+}
+
+#[test]
+fn two_way_ablation_establishes_on_the_syn() {
+    let mut out = Vec::new();
+    let syn = Segment { src: C, dst: S, seq: 1000, flags: Flags::SYN, ..Default::default() };
+    let server = Tcb::accept_syn(t(10), &syn, 5000, &TcpParams { two_way: true, ..p() }, &mut out);
+    assert_eq!(server.state, State::Established);
+    assert_eq!(server.poll_timeout(), None, "nothing to retransmit");
+}
+
+// ----- ESTABLISHED and the teardown -------------------------------------------
+
+#[test]
+fn active_close_fin_wait_1_to_time_wait_then_closed_after_60_s() {
+    let (mut client, mut server) = established();
+    let mut out = Vec::new();
+    client.close(t(100), &p(), &mut out);
+    let fin = one(&mut out);
+    assert_eq!((client.state, fin.flags, fin.seq), (State::FinWait1, Flags::FIN_ACK, 1001));
+    assert_eq!(client.snd_nxt, 1002, "FIN consumes one sequence number");
+    server.handle_segment(t(110), &fin, &p(), &mut out);
+    let ack = one(&mut out);
+    assert_eq!((server.state, ack.ack), (State::CloseWait, 1002));
+    client.handle_segment(t(120), &ack, &p(), &mut out);
+    assert_eq!(client.state, State::FinWait2);
+    assert_eq!(client.poll_timeout(), Some(t(120) + SimDuration::from_secs(60)), "orphan FIN-WAIT-2 timer");
+    server.close(t(130), &p(), &mut out);
+    let server_fin = one(&mut out);
+    assert_eq!(server.state, State::LastAck);
+    client.handle_segment(t(140), &server_fin, &p(), &mut out);
+    let last_ack = one(&mut out);
+    assert_eq!(client.state, State::TimeWait);
+    assert_eq!(client.poll_timeout(), Some(t(140) + TCP_TIMEWAIT_LEN));
+    server.handle_segment(t(150), &last_ack, &p(), &mut out);
+    assert_eq!((server.state, server.close_cause), (State::Closed, Some(CloseCause::Normal)));
+    client.handle_timeout(t(60_140), &p(), &mut out);
+    assert_eq!((client.state, client.close_cause), (State::Closed, Some(CloseCause::Normal)));
+    assert!(out.is_empty());
+}
+
+#[test]
+fn fin_wait_2_orphan_times_out_after_tcp_fin_timeout() {
+    let (mut client, mut server) = established();
+    let mut out = Vec::new();
+    client.close(t(100), &p(), &mut out);
+    let fin = one(&mut out);
+    server.handle_segment(t(110), &fin, &p(), &mut out);
+    let ack = one(&mut out);
+    let params = TcpParams { fin_timeout: SimDuration::from_secs(30), ..p() };
+    client.handle_segment(t(120), &ack, &params, &mut out);
+    client.handle_timeout(client.poll_timeout().unwrap(), &params, &mut out);
+    assert_eq!(client.close_cause, Some(CloseCause::FinTimeout));
+    assert_eq!(client.state_since, t(30_120));
+}
+
+#[test]
+fn fin_is_retransmitted_with_backoff_until_the_orphan_limit() {
+    let (mut client, _) = established();
+    let mut out = Vec::new();
+    client.close(t(100), &p(), &mut out);
+    out.clear();
+    let params = TcpParams { orphan_retries: 3, ..p() };
+    let mut fired = Vec::new();
+    while let Some(at) = client.poll_timeout() {
+        client.handle_timeout(at, &params, &mut out);
+        fired.push(at.as_millis());
+    }
+    assert_eq!(fired, [320, 760, 1_640, 3_400]);
+    assert_eq!(out.len(), 3);
+    assert!(out.iter().all(|s| s.flags == Flags::FIN_ACK && s.seq == 1001));
+    assert_eq!(client.close_cause, Some(CloseCause::Timeout));
+}
+
+#[test]
+fn close_wait_acks_a_retransmitted_fin_again() {
+    let (mut client, mut server) = established();
+    let mut out = Vec::new();
+    client.close(t(100), &p(), &mut out);
+    let fin = one(&mut out);
+    server.handle_segment(t(110), &fin, &p(), &mut out);
+    out.clear();
+    server.handle_segment(t(330), &fin, &p(), &mut out);
+    let ack = one(&mut out);
+    assert_eq!((server.state, ack.flags, ack.ack), (State::CloseWait, Flags::ACK, 1002));
+}
+
+#[test]
+fn simultaneous_close_goes_through_closing() {
+    let (mut client, mut server) = established();
+    let mut out = Vec::new();
+    client.close(t(100), &p(), &mut out);
+    let fin_c = one(&mut out);
+    server.close(t(100), &p(), &mut out);
+    let fin_s = one(&mut out);
+    client.handle_segment(t(110), &fin_s, &p(), &mut out);
+    let ack_c = one(&mut out);
+    server.handle_segment(t(110), &fin_c, &p(), &mut out);
+    let ack_s = one(&mut out);
+    assert_eq!((client.state, server.state), (State::Closing, State::Closing));
+    client.handle_segment(t(120), &ack_s, &p(), &mut out);
+    server.handle_segment(t(120), &ack_c, &p(), &mut out);
+    assert_eq!((client.state, server.state), (State::TimeWait, State::TimeWait));
+}
+
+#[test]
+fn linger_zero_close_sends_rst_and_skips_time_wait() {
+    let (mut client, mut server) = established();
+    let mut out = Vec::new();
+    client.close(t(100), &TcpParams { linger_zero: true, ..p() }, &mut out);
+    let rst = one(&mut out);
+    assert_eq!((rst.flags, rst.seq), (Flags::RST_ACK, 1001));
+    assert_eq!((client.state, client.close_cause), (State::Closed, Some(CloseCause::Abort)));
+    server.handle_segment(t(110), &rst, &p(), &mut out);
+    assert_eq!(server.close_cause, Some(CloseCause::Reset));
+}
+
+#[test]
+fn an_rst_inside_the_window_but_not_exact_gets_a_challenge_ack() {
+    let (_, mut server) = established();
+    let mut out = Vec::new();
+    let rst = Segment { src: C, dst: S, seq: 1001 + 100, flags: Flags::RST, ..Default::default() };
+    server.handle_segment(t(40), &rst, &p(), &mut out);
+    let ack = one(&mut out);
+    assert_eq!(ack.flags, Flags::ACK);
+    assert_eq!(server.state, State::Established);
+}
+
+#[test]
+fn data_is_acknowledged_and_retransmitted_until_acked() {
+    let (mut client, mut server) = established();
+    let mut out = Vec::new();
+    client.send(t(100), 300, &p(), &mut out);
+    let data = one(&mut out);
+    assert_eq!((data.flags, data.seq, data.len), (Flags::PSH_ACK, 1001, 300));
+    client.handle_timeout(client.poll_timeout().unwrap(), &p(), &mut out);
+    let again = one(&mut out);
+    assert_eq!((again.seq, again.len), (1001, 300));
+    server.handle_segment(t(400), &again, &p(), &mut out);
+    let ack = one(&mut out);
+    assert_eq!(ack.ack, 1301);
+    client.handle_segment(t(410), &ack, &p(), &mut out);
+    assert_eq!(client.poll_timeout(), None);
+}
+
+// ----- TIME-WAIT --------------------------------------------------------------------
+
+fn time_wait() -> (Tcb, Segment) {
+    let (mut client, mut server) = established();
+    let mut out = Vec::new();
+    client.close(t(100), &p(), &mut out);
+    let fin = one(&mut out);
+    server.handle_segment(t(110), &fin, &p(), &mut out);
+    server.close(t(110), &p(), &mut out);
+    let server_fin = out.pop().unwrap();
+    out.clear();
+    client.handle_segment(t(120), &server_fin, &p(), &mut out);
+    assert_eq!(client.state, State::TimeWait);
+    (client, server_fin)
+}
+
+#[test]
+fn time_wait_acks_a_retransmitted_fin_and_restarts_60_s() {
+    let (mut client, server_fin) = time_wait();
+    let mut out = Vec::new();
+    client.handle_segment(t(5_000), &server_fin, &p(), &mut out);
+    assert_eq!(one(&mut out).flags, Flags::ACK);
+    assert_eq!(client.poll_timeout(), Some(t(5_000) + TCP_TIMEWAIT_LEN));
+}
+
+#[test]
+fn time_wait_is_ended_by_an_exact_rst() {
+    let (mut client, server_fin) = time_wait();
+    let mut out = Vec::new();
+    let rst = Segment { flags: Flags::RST, seq: server_fin.seq + 1, ..server_fin };
+    client.handle_segment(t(5_000), &rst, &p(), &mut out);
+    assert!(out.is_empty());
+    assert_eq!(client.state, State::Closed);
+}
+
+#[test]
+fn time_wait_accepts_a_newer_syn_and_acks_an_old_one() {
+    let (mut tw, server_fin) = time_wait();
+    let mut out = Vec::new();
+    // From the TIME-WAIT holder's point of view the peer's SYN arrives.
+    let old =
+        Segment { flags: Flags::SYN, seq: server_fin.seq.wrapping_sub(10), ack: 0, tsval: 0, ..server_fin };
+    assert_eq!(tw.handle_segment(t(5_000), &old, &p(), &mut out), Disposition::Done);
+    assert_eq!(one(&mut out).flags, Flags::ACK);
+    let newer = Segment { seq: server_fin.seq.wrapping_add(100_000), ..old };
+    let disposition = tw.handle_segment(t(6_000), &newer, &p(), &mut out);
+    assert_eq!(disposition, Disposition::ReopenFromTimeWait { isn: tw.snd_nxt.wrapping_add(65_537) });
+    assert_eq!(tw.state, State::Closed);
+}
+
+#[test]
+fn reset_for_follows_rfc_9293_3_10_7_1() {
+    let syn = Segment { src: C, dst: S, seq: 1000, flags: Flags::SYN, ..Default::default() };
+    let r = reset_for(&syn).unwrap();
+    assert_eq!((r.flags, r.seq, r.ack, r.dst), (Flags::RST_ACK, 0, 1001, C));
+    let ack = Segment { src: C, dst: S, seq: 1000, ack: 77, flags: Flags::ACK, ..Default::default() };
+    let r = reset_for(&ack).unwrap();
+    assert_eq!((r.flags, r.seq), (Flags::RST, 77));
+    assert!(reset_for(&Segment { flags: Flags::RST, ..ack }).is_none());
+}
+
+#[test]
+fn a_tcb_stays_small() {
+    // DESIGN.md: connections live by the million; keep the block compact.
+    assert!(std::mem::size_of::<Tcb>() <= 80, "{}", std::mem::size_of::<Tcb>());
+}

@@ -1,0 +1,65 @@
+//! The per-host kernel settings the state machine reads, and Linux's
+//! fixed constants.
+
+use crate::engine::SimDuration;
+
+/// `TCP_TIMEOUT_INIT`: initial RTO of SYN and SYN-ACK (RFC 6298 §2.1).
+pub const TCP_TIMEOUT_INIT: SimDuration = SimDuration::from_secs(1);
+/// `TCP_RTO_MIN`.
+pub const TCP_RTO_MIN: SimDuration = SimDuration::from_millis(200);
+/// `TCP_RTO_MAX`.
+pub const TCP_RTO_MAX: SimDuration = SimDuration::from_secs(120);
+/// `TCP_TIMEWAIT_LEN`: Linux's fixed TIME-WAIT length ("2MSL").
+pub const TCP_TIMEWAIT_LEN: SimDuration = SimDuration::from_secs(60);
+/// `tcp_retries2` default: retransmissions on a live connection.
+pub const TCP_RETRIES2: u8 = 15;
+/// The receive window every simulated host advertises.
+pub const WINDOW: u32 = 64_240;
+/// The MSS a host announces on its SYN (Ethernet).
+pub const DEFAULT_MSS: u16 = 1460;
+
+/// What one host's kernel is configured with (a `Copy` bag passed to every
+/// call, so a connection stores none of it).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct TcpParams {
+    pub syn_retries: u8,
+    pub synack_retries: u8,
+    /// Effective `tcp_orphan_retries` (0 already turned into 8).
+    pub orphan_retries: u8,
+    pub fin_timeout: SimDuration,
+    pub timestamps: bool,
+    /// SO_LINGER {on, 0}: close() sends RST.
+    pub linger_zero: bool,
+    pub mss: u16,
+    /// Ablation: the passive side establishes on the SYN.
+    pub two_way: bool,
+}
+
+impl Default for TcpParams {
+    fn default() -> Self {
+        TcpParams {
+            syn_retries: 6,
+            synack_retries: 5,
+            orphan_retries: 8,
+            fin_timeout: SimDuration::from_secs(60),
+            timestamps: true,
+            linger_zero: false,
+            mss: DEFAULT_MSS,
+            two_way: false,
+        }
+    }
+}
+
+/// `tcp_orphan_retries()`: a sysctl of 0 means 8 for a live peer.
+pub fn effective_orphan_retries(sysctl: u8) -> u8 {
+    if sysctl == 0 { 8 } else { sysctl }
+}
+
+/// The RTO after `n` expiries: `base << n`, capped at `TCP_RTO_MAX`
+/// (`inet_csk_rto_backoff`, `reqsk_timeout`).
+pub fn backoff(base: SimDuration, n: u8) -> SimDuration {
+    if n >= 40 {
+        return TCP_RTO_MAX;
+    }
+    base.saturating_mul(1u64 << n).min(TCP_RTO_MAX)
+}

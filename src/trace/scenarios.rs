@@ -1,0 +1,285 @@
+//! The article's scenarios (shared/SCENARIOS.md), by name: one client, one
+//! server, a constant one-way delay, Linux defaults, and the exact drop
+//! rules and scripted steps each scenario needs.
+
+use crate::config::{ClientConfig, Closer, Handshake, RunConfig, ServerConfig, SynCookies, TwReuse};
+use crate::engine::{SimDuration, SimTime};
+use crate::net::{DelaySpec, Direction, DropRule, Occurrence, RuleAction};
+use crate::sim::addr::SERVER;
+use crate::sim::{ScriptAction, World};
+use crate::tcp::params::DEFAULT_MSS;
+use crate::tcp::{Flags, Segment, SegmentKind, SockAddr};
+use crate::trace::{Side, TraceRecord};
+use std::collections::BTreeMap;
+
+/// The one-way delay every scenario uses.
+pub const ONE_WAY: SimDuration = SimDuration::from_millis(10);
+/// How long the client application holds an established connection.
+pub const HOLD: SimDuration = SimDuration::from_millis(500);
+/// A trace runs until nothing is left to happen, or this long.
+pub const TRACE_LIMIT: SimDuration = SimDuration::from_secs(600);
+
+pub struct Scenario {
+    pub name: &'static str,
+    pub summary: &'static str,
+}
+
+/// Every scenario `synsim trace` knows, in the order SCENARIOS.md tells them.
+pub const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "normal",
+        summary: "three-way handshake, then the four-way teardown (client closes first)",
+    },
+    Scenario { name: "lost-syn", summary: "the first SYN is lost: the same SYN is sent again at 1 s" },
+    Scenario {
+        name: "syn-timeout",
+        summary: "every SYN is lost: retries at 1, 3, 7, 15, 31, 63 s, connect() fails at 127 s",
+    },
+    Scenario {
+        name: "lost-synack",
+        summary: "the SYN-ACK is lost: client resends its SYN, server its SYN-ACK, both at 1 s",
+    },
+    Scenario {
+        name: "lost-final-ack",
+        summary: "the third segment is lost: the server resends its SYN-ACK, the client ACKs again",
+    },
+    Scenario {
+        name: "lost-final-ack-data",
+        summary: "the third segment is lost, but the client's first data carries the ACK",
+    },
+    Scenario {
+        name: "old-duplicate-syn",
+        summary: "an old SYN arrives first: the client answers its SYN-ACK with RST",
+    },
+    Scenario {
+        name: "old-duplicate-syn-two-way",
+        summary: "the same with a two-way handshake: the server establishes a connection nobody wanted",
+    },
+    Scenario {
+        name: "syn-flood-glimpse",
+        summary: "spoofed SYNs fill a tiny SYN queue (backlog 4): the legitimate SYN is dropped and retried",
+    },
+    Scenario {
+        name: "syn-flood-glimpse-cookies",
+        summary: "the same with tcp_syncookies = 1: the legitimate SYN gets a cookie and gets through",
+    },
+    Scenario {
+        name: "syncookie-lost-final-ack",
+        summary: "cookies always on and the final ACK lost: the first data completes the handshake",
+    },
+    Scenario { name: "lost-fin", summary: "the client's first FIN is lost: FIN-WAIT-1 retransmits it" },
+    Scenario {
+        name: "lost-fin-forever",
+        summary: "every client FIN is lost: after tcp_orphan_retries (8) the client gives up",
+    },
+    Scenario {
+        name: "lost-fin-ack",
+        summary: "the server's ACK of the FIN is lost: the client resends its FIN, CLOSE-WAIT ACKs again",
+    },
+    Scenario {
+        name: "lost-server-fin",
+        summary: "the server's FIN is lost: LAST-ACK resends it, the client waits in FIN-WAIT-2",
+    },
+    Scenario {
+        name: "lost-last-ack",
+        summary: "the client's last ACK is lost: TIME-WAIT ACKs the resent FIN and restarts its 60 s",
+    },
+    Scenario {
+        name: "simultaneous-close",
+        summary: "both close at once: FIN-WAIT-1 -> CLOSING -> TIME-WAIT on both sides",
+    },
+    Scenario { name: "server-closes-first", summary: "the server closes first and holds the TIME-WAIT" },
+    Scenario {
+        name: "linger-zero",
+        summary: "SO_LINGER {on, 0}: close() sends RST, no TIME-WAIT, the server sees a reset",
+    },
+    Scenario {
+        name: "tw-reuse",
+        summary: "reconnect from the port still in TIME-WAIT: tcp_tw_reuse = 1 takes it over after 1 s",
+    },
+    Scenario {
+        name: "tw-reuse-off",
+        summary: "the same without tcp_tw_reuse: the TIME-WAIT port is skipped, another is used",
+    },
+];
+
+/// A traced run's configuration, before it is built.
+pub struct TraceSetup {
+    pub config: RunConfig,
+    pub rules: Vec<DropRule>,
+    pub script: Vec<(SimTime, ScriptAction)>,
+}
+
+fn client() -> ClientConfig {
+    ClientConfig {
+        hosts: 1,
+        rate: None,
+        concurrency: None,
+        think: SimDuration::ZERO,
+        hold: HOLD,
+        closer: Closer::Client,
+        client_close_share: 1.0,
+        request_bytes: 0,
+        start: SimDuration::ZERO,
+        stop: None,
+        tcp_syn_retries: 6,
+        tcp_tw_reuse: TwReuse::LoopbackOnly,
+        tcp_timestamps: true,
+        ip_local_port_range: [32768, 60999],
+        tcp_fin_timeout: SimDuration::from_secs(60),
+        tcp_orphan_retries: 0,
+        tcp_max_tw_buckets: 131_072,
+        linger_zero: false,
+        handshake: Handshake::ThreeWay,
+    }
+}
+
+fn drop(kind: SegmentKind, n: u32, dir: Direction) -> DropRule {
+    DropRule::drop_nth(kind, n, dir)
+}
+
+fn ms(v: u64) -> SimTime {
+    SimTime::from_millis(v)
+}
+
+/// A SYN from a spoofed source that will never answer.
+fn spoofed_syn(i: u32) -> Segment {
+    Segment {
+        src: SockAddr::new(0xC633_6400 + i, 40_000 + i as u16), // 198.51.100.0/24, a documentation range
+        dst: SERVER,
+        seq: 0x1000_0000u32.wrapping_mul(i + 1),
+        flags: Flags::SYN,
+        mss: DEFAULT_MSS,
+        ..Default::default()
+    }
+}
+
+/// The setup of scenario `name`, or None if there is no such scenario.
+pub fn setup(name: &str) -> Option<TraceSetup> {
+    use Direction::*;
+    use SegmentKind::*;
+    let mut c = client();
+    let mut server = ServerConfig::default();
+    let mut rules = Vec::new();
+    let mut script = vec![(SimTime::ZERO, ScriptAction::Connect)];
+    match name {
+        "normal" => {}
+        "lost-syn" => rules.push(drop(Syn, 1, ClientToServer)),
+        "syn-timeout" => rules.push(DropRule {
+            kind: Syn,
+            occurrence: Occurrence::All,
+            direction: Some(ClientToServer),
+            action: RuleAction::Drop,
+        }),
+        "lost-synack" => rules.push(drop(SynAck, 1, ServerToClient)),
+        "lost-final-ack" => {
+            // Hold past the server's SYN-ACK retransmission at 1.01 s, so
+            // that no FIN carries the missing ACK first.
+            rules.push(drop(Ack, 1, ClientToServer));
+            c.hold = SimDuration::from_secs(2);
+        }
+        "lost-final-ack-data" => {
+            rules.push(drop(Ack, 1, ClientToServer));
+            c.request_bytes = 100;
+        }
+        "old-duplicate-syn" | "old-duplicate-syn-two-way" => {
+            // The old SYN is the first on the path; the client's own SYN is
+            // held back 30 ms so that the old one's story plays out first
+            // (RFC 9293 Figure 8).
+            script.insert(0, (SimTime::ZERO, ScriptAction::InjectOldSyn { seq_offset: 1_000_000 }));
+            rules.push(DropRule {
+                kind: Syn,
+                occurrence: Occurrence::Nth(2),
+                direction: Some(ClientToServer),
+                action: RuleAction::Delay(SimDuration::from_millis(30).as_nanos()),
+            });
+            if name.ends_with("two-way") {
+                c.handshake = Handshake::TwoWay;
+                server.response_bytes = 100;
+            }
+        }
+        "syn-flood-glimpse" | "syn-flood-glimpse-cookies" => {
+            server.listen_backlog = 4;
+            server.tcp_syncookies =
+                if name.ends_with("cookies") { SynCookies::OnOverflow } else { SynCookies::Off };
+            script.clear();
+            // sk_max_ack_backlog = 4 holds 5 requests (`qlen > max` is full).
+            for i in 0..5 {
+                script.push((SimTime::ZERO, ScriptAction::Inject(spoofed_syn(i))));
+            }
+            script.push((ms(1), ScriptAction::Connect));
+        }
+        "syncookie-lost-final-ack" => {
+            server.tcp_syncookies = SynCookies::Always;
+            rules.push(drop(Ack, 1, ClientToServer));
+            c.hold = SimDuration::from_secs(2);
+            script.push((ms(1000), ScriptAction::Send(Side::Client, 100)));
+        }
+        "lost-fin" => rules.push(drop(Fin, 1, ClientToServer)),
+        "lost-fin-forever" => rules.push(DropRule {
+            kind: Fin,
+            occurrence: Occurrence::All,
+            direction: Some(ClientToServer),
+            action: RuleAction::Drop,
+        }),
+        "lost-fin-ack" => {
+            rules.push(drop(Ack, 1, ServerToClient));
+            server.close_delay = SimDuration::from_secs(1);
+        }
+        "lost-server-fin" => {
+            rules.push(drop(Fin, 1, ServerToClient));
+            server.close_delay = SimDuration::from_secs(1);
+        }
+        "lost-last-ack" => rules.push(drop(Ack, 2, ClientToServer)),
+        "simultaneous-close" => {
+            // The client closes HOLD after it is established (at 20 ms).
+            script.push((ms(20) + HOLD, ScriptAction::Close(Side::Server)));
+        }
+        "server-closes-first" => c.closer = Closer::Server,
+        "linger-zero" => c.linger_zero = true,
+        "tw-reuse" | "tw-reuse-off" => {
+            c.ip_local_port_range = [50000, 50001];
+            c.tcp_tw_reuse = if name == "tw-reuse" { TwReuse::On } else { TwReuse::Off };
+            script.push((ms(2000), ScriptAction::Connect));
+        }
+        _ => return None,
+    }
+    let config = RunConfig {
+        duration: TRACE_LIMIT,
+        warmup: SimDuration::ZERO,
+        bin: SimDuration::ZERO,
+        network: crate::config::NetworkConfig { delay: DelaySpec::Fixed(ONE_WAY), ..Default::default() },
+        server,
+        clients: BTreeMap::from([("traced".to_string(), c)]),
+        attackers: BTreeMap::new(),
+    };
+    Some(TraceSetup { config, rules, script })
+}
+
+/// The result of tracing a scenario.
+pub struct Trace {
+    pub records: Vec<TraceRecord>,
+    pub client: SockAddr,
+    pub server: SockAddr,
+    pub end: SimTime,
+}
+
+/// Runs a setup with extra drop rules and returns its records.
+pub fn run(setup: TraceSetup, extra_rules: &[DropRule], seed: u64) -> Trace {
+    let mut world = World::new(&setup.config, seed, 0);
+    let mut rules = setup.rules;
+    rules.extend_from_slice(extra_rules);
+    world.set_drop_rules(rules);
+    world.enable_trace();
+    for (at, action) in setup.script {
+        world.script(at, action);
+    }
+    let outcome = world.run();
+    let client = world.traced_client().unwrap_or(SockAddr::new(world.traced_client_host(), 0));
+    Trace { records: world.take_trace(), client, server: SERVER, end: outcome.sim_end }
+}
+
+/// Traces scenario `name`; None if there is no such scenario.
+pub fn trace(name: &str, extra_rules: &[DropRule], seed: u64) -> Option<Trace> {
+    setup(name).map(|s| run(s, extra_rules, seed))
+}
