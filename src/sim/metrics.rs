@@ -170,7 +170,10 @@ pub struct Counters {
     pub time_wait_entered_server: u64,
     pub tw_overflow_client: u64,
     pub tw_overflow_server: u64,
+    /// SO_LINGER {on, 0} aborts (Linux counts them as TcpExtTCPAbortOnData).
     pub abort_on_linger: u64,
+    /// Server TIME-WAIT entries that ran their full length (TcpExtTW).
+    pub time_wait_expired_server: u64,
     /// Two-way ablation: connections the server established that the
     /// client never wanted, and what they cost.
     pub unwanted_established: u64,

@@ -3,6 +3,7 @@
 
 pub mod addr;
 pub mod metrics;
+pub mod outcome;
 pub mod ports;
 pub mod world;
 

@@ -113,14 +113,22 @@ impl Ports {
 
     /// connect()'s port for `ip` toward `remote`. `lookup` finds the
     /// connection already using a local address toward `remote`.
+    ///
+    /// `in_use` is how many of `ip`'s ports are taken toward `remote`: when
+    /// all are and none can be reused, the answer is known without a scan
+    /// (the scan would find the same, one port at a time).
     pub fn choose<'a>(
         &mut self,
         now: SimTime,
         ip: u32,
         remote: SockAddr,
+        in_use: u32,
         rng: &mut SimRng,
         lookup: impl Fn(SockAddr) -> Option<&'a Tcb>,
     ) -> PortChoice {
+        if in_use >= self.remaining && self.tw_reuse != TwReuse::On {
+            return PortChoice::Exhausted;
+        }
         let (choice, i) = self.scan(
             ip,
             remote,
@@ -160,7 +168,8 @@ mod tests {
         let mut used: HashMap<SockAddr, Tcb> = HashMap::new();
         let mut out = Vec::new();
         for _ in 0..10 {
-            let PortChoice::Free(port) = ports.choose(SimTime::ZERO, 7, SERVER, &mut rng, |l| used.get(&l))
+            let PortChoice::Free(port) =
+                ports.choose(SimTime::ZERO, 7, SERVER, used.len() as u32, &mut rng, |l| used.get(&l))
             else {
                 panic!("ran out early")
             };
@@ -169,7 +178,10 @@ mod tests {
             let tcb = Tcb::connect(SimTime::ZERO, local, SERVER, 1, &Default::default(), &mut out);
             assert!(used.insert(local, tcb).is_none(), "port {port} given twice");
         }
-        assert_eq!(ports.choose(SimTime::ZERO, 7, SERVER, &mut rng, |l| used.get(&l)), PortChoice::Exhausted);
+        assert_eq!(
+            ports.choose(SimTime::ZERO, 7, SERVER, used.len() as u32, &mut rng, |l| used.get(&l)),
+            PortChoice::Exhausted
+        );
     }
 
     #[test]
@@ -177,7 +189,8 @@ mod tests {
         let mut ports = Ports::new([32768, 60999], TwReuse::Off, true, 100);
         let mut rng = stream_rng(1, 0, Stream::Ports);
         for ip in 0..50 {
-            let PortChoice::Free(port) = ports.choose(SimTime::ZERO, ip, SERVER, &mut rng, |_| None) else {
+            let PortChoice::Free(port) = ports.choose(SimTime::ZERO, ip, SERVER, 0, &mut rng, |_| None)
+            else {
                 panic!()
             };
             assert_eq!(port % 2, 0);

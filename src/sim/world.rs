@@ -232,6 +232,9 @@ pub struct World<Q: Scheduler<Event> = HeapQueue<Event>> {
     script: Vec<ScriptAction>,
     traced_client: Option<SockAddr>,
     peak_slots: usize,
+    listener_at_warmup: crate::tcp::ListenerCounters,
+    /// Local ports each client host has in use toward the server.
+    ports_in_use: FxHashMap<u32, u32>,
 }
 
 impl World<HeapQueue<Event>> {
@@ -379,6 +382,8 @@ impl<Q: Scheduler<Event>> World<Q> {
             script: Vec::new(),
             traced_client: None,
             peak_slots: 0,
+            listener_at_warmup: Default::default(),
+            ports_in_use: FxHashMap::default(),
         };
         world.schedule_workload();
         world
@@ -549,6 +554,9 @@ impl<Q: Scheduler<Event>> World<Q> {
             }
         };
         self.demux.insert(key, slot);
+        if key.0.ip != SERVER.ip {
+            *self.ports_in_use.entry(key.0.ip).or_insert(0) += 1;
+        }
         self.peak_slots = self.peak_slots.max(self.demux.len());
         slot
     }
@@ -556,6 +564,15 @@ impl<Q: Scheduler<Event>> World<Q> {
     fn release(&mut self, slot: u32) {
         let s = &mut self.slots[slot as usize];
         self.demux.remove(&(s.tcb.local, s.tcb.remote));
+        let ip = s.tcb.local.ip;
+        if ip != SERVER.ip
+            && let Some(n) = self.ports_in_use.get_mut(&ip)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.ports_in_use.remove(&ip);
+            }
+        }
         s.generation = s.generation.wrapping_add(1);
         s.queued = SimTime::MAX;
         self.free.push(slot);
@@ -605,6 +622,9 @@ impl<Q: Scheduler<Event>> World<Q> {
         }
         let local = self.slots[slot as usize].tcb.local;
         let after = self.slots[slot as usize].tcb.state;
+        if before == State::TimeWait && local.ip == SERVER.ip && self.measuring {
+            self.counters.time_wait_expired_server += 1; // TcpExtTW: expired in the timer
+        }
         let side = self.side_of(local.ip);
         self.record(side, RecordKind::Timer(what), None, (Some(before), Some(after)), String::new());
         self.out = out;
@@ -1240,10 +1260,11 @@ impl<Q: Scheduler<Event>> World<Q> {
             self.counters.tcp_active_opens += 1;
         }
         let ip = self.pops[pop as usize].base + host;
+        let in_use = self.ports_in_use.get(&ip).copied().unwrap_or(0);
         let choice = {
             let demux = &self.demux;
             let slots = &self.slots;
-            self.pops[pop as usize].ports.choose(now, ip, SERVER, &mut self.rng_ports, |local| {
+            self.pops[pop as usize].ports.choose(now, ip, SERVER, in_use, &mut self.rng_ports, |local| {
                 demux.get(&(local, SERVER)).map(|&s| &slots[s as usize].tcb)
             })
         };
@@ -1405,6 +1426,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             AttackKind::ConnectFlood => {
                 let ip = a.base + self.rng_attack.random_range(0..a.hosts) as u32;
                 let p = TcpParams::default();
+                let in_use = self.ports_in_use.get(&ip).copied().unwrap_or(0);
                 let choice = {
                     let demux = &self.demux;
                     let slots = &self.slots;
@@ -1412,6 +1434,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                         now,
                         ip,
                         SERVER,
+                        in_use,
                         &mut self.rng_ports,
                         |local| demux.get(&(local, SERVER)).map(|&s| &slots[s as usize].tcb),
                     )
@@ -1432,6 +1455,7 @@ impl<Q: Scheduler<Event>> World<Q> {
 
     fn on_warmup_end(&mut self) {
         self.measuring = true;
+        self.listener_at_warmup = self.listener.counters.clone();
         let now = self.now;
         for g in [
             &mut self.tw_client,
@@ -1487,7 +1511,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             .count() as u64;
         RunOutcome {
             counters: self.counters.clone(),
-            listener: self.listener.counters.clone(),
+            listener: self.listener.counters.since(&self.listener_at_warmup),
             connect_time: self.connect_time.clone(),
             time_wait_client: self.tw_client.stats(end),
             time_wait_server: self.tw_server.stats(end),

@@ -1,0 +1,106 @@
+//! A finished run's figures as named metrics: the columns of summary.csv.
+
+use super::world::RunOutcome;
+use crate::tcp::ListenerCounters;
+
+/// What a TIME-WAIT entry costs a Linux host: a small `inet_timewait_sock`,
+/// about 200 bytes (LINUX.md), against about 2 KiB for a full socket.
+pub const TIME_WAIT_ENTRY_BYTES: f64 = 200.0;
+
+impl ListenerCounters {
+    /// The counts accumulated since `earlier` (a snapshot at the end of the
+    /// warm-up).
+    pub fn since(&self, earlier: &ListenerCounters) -> ListenerCounters {
+        ListenerCounters {
+            listen_drops: self.listen_drops - earlier.listen_drops,
+            listen_overflows: self.listen_overflows - earlier.listen_overflows,
+            reqq_full_drop: self.reqq_full_drop - earlier.reqq_full_drop,
+            reqq_full_do_cookies: self.reqq_full_do_cookies - earlier.reqq_full_do_cookies,
+            syncookies_sent: self.syncookies_sent - earlier.syncookies_sent,
+            syncookies_recv: self.syncookies_recv - earlier.syncookies_recv,
+            syncookies_failed: self.syncookies_failed - earlier.syncookies_failed,
+            unproven_drops: self.unproven_drops - earlier.unproven_drops,
+            synack_retrans: self.synack_retrans - earlier.synack_retrans,
+            request_timeouts: self.request_timeouts - earlier.request_timeouts,
+            passive_opens: self.passive_opens - earlier.passive_opens,
+        }
+    }
+}
+
+impl RunOutcome {
+    /// Legitimate handshakes completed per attempt made in the measured
+    /// window (NaN when there was no attempt).
+    pub fn legit_success_ratio(&self) -> f64 {
+        let c = &self.counters;
+        if c.legit_attempts == 0 { f64::NAN } else { c.legit_established as f64 / c.legit_attempts as f64 }
+    }
+
+    /// Every metric, in summary.csv's column order.
+    pub fn metrics(&self) -> Vec<(&'static str, f64)> {
+        let c = &self.counters;
+        let l = &self.listener;
+        let h = &self.connect_time;
+        let measured_s = (self.sim_end.as_secs_f64() - self.measured_from.as_secs_f64()).max(0.0);
+        vec![
+            ("legit_attempts", c.legit_attempts as f64),
+            ("legit_established", c.legit_established as f64),
+            ("legit_success_ratio", self.legit_success_ratio()),
+            ("legit_pending", self.legit_pending as f64),
+            ("failed_timeout", c.failed_timeout as f64),
+            ("failed_reset", c.failed_reset as f64),
+            ("failed_no_port", c.failed_no_port as f64),
+            ("legit_completed", c.legit_completed as f64),
+            ("legit_reset_after_established", c.legit_reset_after_established as f64),
+            ("connect_p50_ms", h.quantile_ms(0.50)),
+            ("connect_p90_ms", h.quantile_ms(0.90)),
+            ("connect_p99_ms", h.quantile_ms(0.99)),
+            ("connect_max_ms", if h.count() == 0 { f64::NAN } else { h.max_ms() }),
+            ("segments_sent", c.segments_sent as f64),
+            ("segments_lost", c.segments_lost as f64),
+            ("retransmissions", c.retransmissions as f64),
+            ("client_syn_retrans", c.client_syn_retrans as f64),
+            ("time_wait_peak_client", self.time_wait_client.peak as f64),
+            ("time_wait_mean_client", self.time_wait_client.mean),
+            ("time_wait_peak_server", self.time_wait_server.peak as f64),
+            ("time_wait_mean_server", self.time_wait_server.mean),
+            ("time_wait_memory_peak_server_bytes", self.time_wait_server.peak as f64 * TIME_WAIT_ENTRY_BYTES),
+            ("time_wait_memory_peak_client_bytes", self.time_wait_client.peak as f64 * TIME_WAIT_ENTRY_BYTES),
+            ("time_wait_entered_client", c.time_wait_entered_client as f64),
+            ("time_wait_entered_server", c.time_wait_entered_server as f64),
+            ("time_wait_overflow_client", c.tw_overflow_client as f64),
+            ("attack_syns_sent", c.attack_syns_sent as f64),
+            ("attack_syns", c.attack_syns as f64),
+            ("syn_recv_peak", self.syn_recv.peak as f64),
+            ("syn_recv_mean", self.syn_recv.mean),
+            ("accept_queue_peak", self.accept_queue.peak as f64),
+            ("accept_queue_mean", self.accept_queue.mean),
+            ("ingress_drops", c.ingress_drops as f64),
+            ("ingress_queue_peak", self.ingress_queue.peak as f64),
+            ("request_timeouts", l.request_timeouts as f64),
+            ("unproven_drops", l.unproven_drops as f64),
+            ("TcpActiveOpens", c.tcp_active_opens as f64),
+            ("TcpPassiveOpens", l.passive_opens as f64),
+            ("TcpAttemptFails", c.tcp_attempt_fails as f64),
+            ("TcpEstabResets", c.tcp_estab_resets as f64),
+            ("TcpOutRsts", c.tcp_out_rsts as f64),
+            ("TcpExtListenOverflows", l.listen_overflows as f64),
+            ("TcpExtListenDrops", l.listen_drops as f64),
+            ("TcpExtTCPReqQFullDrop", l.reqq_full_drop as f64),
+            ("TcpExtTCPReqQFullDoCookies", l.reqq_full_do_cookies as f64),
+            ("TcpExtSyncookiesSent", l.syncookies_sent as f64),
+            ("TcpExtSyncookiesRecv", l.syncookies_recv as f64),
+            ("TcpExtSyncookiesFailed", l.syncookies_failed as f64),
+            ("TcpExtTCPSynRetrans", l.synack_retrans as f64),
+            ("TcpExtTW", c.time_wait_expired_server as f64),
+            ("TcpExtTCPTimeWaitOverflow", c.tw_overflow_server as f64),
+            ("TcpExtTCPAbortOnData", c.abort_on_linger as f64),
+            ("unwanted_established", c.unwanted_established as f64),
+            ("unwanted_segments", c.unwanted_segments as f64),
+            ("unwanted_established_s", c.unwanted_established_ns as f64 / 1e9),
+            ("peak_connections", self.peak_slots as f64),
+            ("events", self.events as f64),
+            ("sim_s", self.sim_end.as_secs_f64()),
+            ("measured_s", measured_s),
+        ]
+    }
+}
