@@ -288,6 +288,19 @@ pub struct ClientConfig {
     /// (the server establishes on the SYN).
     #[serde(default)]
     pub handshake: Handshake,
+    /// Which host makes an open-loop arrival: "random" (uniform) or
+    /// "round-robin" (host 0, 1, 2, ...: each host connects once before any
+    /// connects twice).
+    #[serde(default)]
+    pub host_choice: HostChoice,
+}
+
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostChoice {
+    #[default]
+    Random,
+    RoundRobin,
 }
 
 fn default_hold() -> SimDuration {

@@ -96,7 +96,12 @@ impl fmt::Display for DropRule {
             Occurrence::All => "every".to_string(),
         };
         let dir = self.direction.map(|d| format!(" {}", d.arrow())).unwrap_or_default();
-        write!(f, "{verb} {which} {}{dir}", self.kind.name().to_uppercase())
+        let kind = match self.kind {
+            SegmentKind::SynAck => "SYN-ACK".to_string(),
+            SegmentKind::Data => "data segment".to_string(),
+            k => k.name().to_uppercase(),
+        };
+        write!(f, "{verb} {which} {kind}{dir}")
     }
 }
 

@@ -19,6 +19,7 @@ use crate::trace::{RecordKind, Side, TraceRecord};
 use rand::{Rng, RngExt};
 use rand_distr::{Distribution, Exp};
 use rustc_hash::FxHashMap;
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 /// Everything that can happen. Small and `Copy` (48 bytes).
@@ -116,6 +117,8 @@ struct Population {
     /// handshake ablation is per population).
     server_params: TcpParams,
     ports: Ports,
+    round_robin: bool,
+    next_host: u64,
 }
 
 struct Attacker {
@@ -307,6 +310,8 @@ impl<Q: Scheduler<Event>> World<Q> {
                     c.tcp_timestamps,
                     c.tcp_max_tw_buckets,
                 ),
+                round_robin: c.host_choice == crate::config::HostChoice::RoundRobin,
+                next_host: 0,
             });
         }
         let mut attackers = Vec::new();
@@ -468,9 +473,10 @@ impl<Q: Scheduler<Event>> World<Q> {
         kind: RecordKind,
         seg: Option<Segment>,
         states: (Option<State>, Option<State>),
-        note: String,
+        note: impl Into<Cow<'static, str>>,
     ) {
         if let Some(t) = self.trace.as_mut() {
+            let note = note.into();
             t.push(TraceRecord { at: self.now, side, kind, seg, before: states.0, after: states.1, note });
         }
     }
@@ -626,7 +632,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             self.counters.time_wait_expired_server += 1; // TcpExtTW: expired in the timer
         }
         let side = self.side_of(local.ip);
-        self.record(side, RecordKind::Timer(what), None, (Some(before), Some(after)), String::new());
+        self.record(side, RecordKind::Timer(what), None, (Some(before), Some(after)), "");
         self.out = out;
         if expired_request {
             self.flush(side);
@@ -687,7 +693,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             }
         }
         let state = self.state_at(seg.src, seg.dst);
-        self.record(from, RecordKind::Sent, Some(seg), (state, state), String::new());
+        self.record(from, RecordKind::Sent, Some(seg), (state, state), "");
         let mut extra = SimDuration::ZERO;
         if let Some((action, rule)) = self.rules.check(&seg, direction) {
             match action {
@@ -702,7 +708,7 @@ impl<Q: Scheduler<Event>> World<Q> {
         let path = if to_server { &mut self.c2s } else { &mut self.s2c };
         if path.loss.lose(&mut self.rng_loss) {
             self.counters.segments_lost += self.measuring as u64;
-            self.record(from, RecordKind::Lost, Some(seg), (None, None), "lost on the link".into());
+            self.record(from, RecordKind::Lost, Some(seg), (None, None), "lost on the link");
             return;
         }
         let delay = path.delay.sample(&mut self.rng_delay) + extra;
@@ -725,7 +731,13 @@ impl<Q: Scheduler<Event>> World<Q> {
             // `enqueue_to_backlog`: softnet_stat's dropped column.
             self.counters.ingress_drops += self.measuring as u64;
             let st = self.state_at(seg.dst, seg.src);
-            self.record(Side::Server, RecordKind::Lost, Some(seg), (st, st), "netdev backlog full".into());
+            self.record(
+                Side::Server,
+                RecordKind::Received,
+                Some(seg),
+                (st, st),
+                "dropped: netdev backlog full",
+            );
             return;
         }
         self.ingress_gauge.set(self.now, self.ingress.waiting.len() as u64);
@@ -761,13 +773,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             self.listener_segment(seg, pop, None, before_state);
         } else {
             self.out.extend(reset_for(&seg));
-            self.record(
-                Side::Server,
-                RecordKind::Received,
-                Some(seg),
-                (before_state, before_state),
-                String::new(),
-            );
+            self.record(Side::Server, RecordKind::Received, Some(seg), (before_state, before_state), "");
             self.flush(Side::Server);
         }
         self.update_listener_gauges();
@@ -783,8 +789,8 @@ impl<Q: Scheduler<Event>> World<Q> {
             let outcome = self.listener.on_request_segment(self.now, &mut s.tcb, &seg, &p, &mut out);
             let after = s.tcb.state;
             let note = match outcome {
-                RequestOutcome::Overflowed => "accept queue full: ACK dropped".to_string(),
-                _ => String::new(),
+                RequestOutcome::Overflowed => "accept queue full: ACK dropped",
+                _ => "",
             };
             self.record(Side::Server, RecordKind::Received, Some(seg), (before_state, Some(after)), note);
             self.out = out;
@@ -820,13 +826,7 @@ impl<Q: Scheduler<Event>> World<Q> {
         self.out = out;
         match disposition {
             Disposition::Done => {
-                self.record(
-                    Side::Server,
-                    RecordKind::Received,
-                    Some(seg),
-                    (before_state, Some(after)),
-                    String::new(),
-                );
+                self.record(Side::Server, RecordKind::Received, Some(seg), (before_state, Some(after)), "");
                 self.settle(slot, before);
             }
             Disposition::ReopenFromTimeWait { isn } => {
@@ -867,7 +867,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                         RecordKind::Received,
                         Some(seg),
                         (before_state, Some(after)),
-                        String::new(),
+                        "",
                     );
                     self.out = out;
                     self.settle(slot, State::Listen);
@@ -881,7 +881,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                         RecordKind::Received,
                         Some(seg),
                         (before_state, before_state),
-                        "SYN cookie sent".into(),
+                        "SYN cookie sent",
                     );
                     self.out = out;
                     self.flush(Side::Server);
@@ -897,7 +897,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                         RecordKind::Received,
                         Some(seg),
                         (before_state, before_state),
-                        note.into(),
+                        note,
                     );
                     self.out = out;
                 }
@@ -907,7 +907,7 @@ impl<Q: Scheduler<Event>> World<Q> {
         let child = self.listener.on_stray_segment(self.now, &seg, &p, &mut out);
         let note = if child.is_some() { "valid SYN cookie: connection rebuilt" } else { "" };
         let after = child.as_ref().map(|c| c.state).or(before_state);
-        self.record(Side::Server, RecordKind::Received, Some(seg), (before_state, after), note.into());
+        self.record(Side::Server, RecordKind::Received, Some(seg), (before_state, after), note);
         self.out = out;
         match child {
             Some(tcb) => {
@@ -983,7 +983,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             RecordKind::App("accept"),
             None,
             (self.state_at(local, remote), self.state_at(local, remote)),
-            String::new(),
+            "",
         );
         let p = self.server_params_for(pop);
         if self.server.response_bytes > 0 {
@@ -1029,7 +1029,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             let disposition = s.tcb.handle_segment(self.now, &seg, &p, &mut out);
             let after = s.tcb.state;
             self.out = out;
-            self.record(side, RecordKind::Received, Some(seg), (before_state, Some(after)), String::new());
+            self.record(side, RecordKind::Received, Some(seg), (before_state, Some(after)), "");
             if let Disposition::ReopenFromTimeWait { .. } = disposition {
                 // No listener on a client: the SYN ends the TIME-WAIT and gets a RST.
                 self.out.extend(reset_for(&seg));
@@ -1046,7 +1046,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             Origin::Server => false,
         };
         let note = if answers { "no socket: RST" } else { "no host at this address" };
-        self.record(side, RecordKind::Received, Some(seg), (before_state, before_state), note.into());
+        self.record(side, RecordKind::Received, Some(seg), (before_state, before_state), note);
         if answers {
             self.out.extend(reset_for(&seg));
             self.flush(side);
@@ -1214,13 +1214,7 @@ impl<Q: Scheduler<Event>> World<Q> {
         }
         let local = self.slots[slot as usize].tcb.local;
         let after = self.slots[slot as usize].tcb.state;
-        self.record(
-            self.side_of(local.ip),
-            RecordKind::App("close"),
-            None,
-            (Some(before), Some(after)),
-            String::new(),
-        );
+        self.record(self.side_of(local.ip), RecordKind::App("close"), None, (Some(before), Some(after)), "");
         if let Role::Client { pop, user, closed_by_app: false, .. } = role {
             if let Role::Client { closed_by_app, .. } = &mut self.slots[slot as usize].role {
                 *closed_by_app = true;
@@ -1245,7 +1239,14 @@ impl<Q: Scheduler<Event>> World<Q> {
         }
         let rate = p.rate.expect("open loop");
         let hosts = p.hosts;
-        let host = self.rng_arrivals.random_range(0..hosts) as u32;
+        let host = if p.round_robin {
+            let pop_mut = &mut self.pops[pop as usize];
+            let h = pop_mut.next_host % hosts;
+            pop_mut.next_host += 1;
+            h as u32
+        } else {
+            self.rng_arrivals.random_range(0..hosts) as u32
+        };
         let next = self.now + self.next_gap(rate);
         self.queue.push(next, Event::ClientArrival { pop });
         self.client_connect(pop, host, NO_USER);
@@ -1296,7 +1297,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                     RecordKind::App("connect"),
                     None,
                     (Some(State::Closed), Some(State::Closed)),
-                    "EADDRNOTAVAIL: no free port".into(),
+                    "EADDRNOTAVAIL: no free port",
                 );
                 self.user_done(pop, user);
                 return None;
@@ -1328,7 +1329,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             RecordKind::App("connect"),
             None,
             (Some(State::Closed), Some(State::SynSent)),
-            String::new(),
+            "",
         );
         self.settle(slot, State::SynSent);
         Some(slot)
@@ -1581,7 +1582,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                     RecordKind::App("old duplicate SYN"),
                     None,
                     (None, None),
-                    "an earlier incarnation's SYN, delayed in the network".into(),
+                    "an earlier incarnation's SYN, delayed in the network",
                 );
                 self.transmit(seg, Side::Other);
             }

@@ -4,6 +4,7 @@
 
 use crate::engine::SimTime;
 use crate::tcp::{Segment, State};
+use std::borrow::Cow;
 
 /// Which end of the traced connection.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -52,5 +53,6 @@ pub struct TraceRecord {
     pub before: Option<State>,
     pub after: Option<State>,
     /// A short explanation: "retransmission #2", "dropped by rule", ...
-    pub note: String,
+    /// (borrowed when static, so an untraced run allocates nothing for it).
+    pub note: Cow<'static, str>,
 }

@@ -2,7 +2,9 @@
 //! server, a constant one-way delay, Linux defaults, and the exact drop
 //! rules and scripted steps each scenario needs.
 
-use crate::config::{ClientConfig, Closer, Handshake, RunConfig, ServerConfig, SynCookies, TwReuse};
+use crate::config::{
+    ClientConfig, Closer, Handshake, HostChoice, RunConfig, ServerConfig, SynCookies, TwReuse,
+};
 use crate::engine::{SimDuration, SimTime};
 use crate::net::{DelaySpec, Direction, DropRule, Occurrence, RuleAction};
 use crate::sim::addr::SERVER;
@@ -131,6 +133,7 @@ fn client() -> ClientConfig {
         tcp_max_tw_buckets: 131_072,
         linger_zero: false,
         handshake: Handshake::ThreeWay,
+        host_choice: HostChoice::Random,
     }
 }
 
