@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod experiment;
 pub mod net;
 pub mod sim;
 pub mod tcp;

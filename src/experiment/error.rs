@@ -1,0 +1,206 @@
+//! One clear message per bad input: the file, the line and column when
+//! known, the key, and what is allowed.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExperimentError {
+    pub origin: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// The dotted key the problem is about.
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl std::error::Error for ExperimentError {}
+
+impl fmt::Display for ExperimentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.origin)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(col) = self.column {
+                write!(f, ":{col}")?;
+            }
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": {key}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+    (line, col)
+}
+
+/// The dotted path of the key defined at byte `offset`: the nearest table
+/// header above it joined with the key on that line.
+pub fn key_path_at(text: &str, offset: usize) -> Option<String> {
+    let before = &text[..offset.min(text.len())];
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line_end = text[line_start..].find('\n').map(|i| line_start + i).unwrap_or(text.len());
+    let line = text[line_start..line_end].trim();
+    let key = line.split('=').next()?.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('[') {
+        return None;
+    }
+    let header = before[..line_start].lines().rev().find_map(|l| {
+        let l = l.trim();
+        (l.starts_with('[') && !l.starts_with("[["))
+            .then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+    });
+    Some(match header {
+        Some(h) if !h.is_empty() => format!("{h}.{key}"),
+        _ => key.to_string(),
+    })
+}
+
+/// Byte offset where `dotted` (e.g. `server.tcp_syncookies`) is defined:
+/// under its table header, or as a quoted key in a `[sweep]`/`[strategies]`
+/// table, or as a top-level key.
+pub fn find_key(text: &str, dotted: &str) -> Option<usize> {
+    let mut offset = 0;
+    let mut table = String::new();
+    for line in text.split_inclusive('\n') {
+        let t = line.trim();
+        if t.starts_with('[') {
+            table = t.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+        } else if let Some((k, _)) = t.split_once('=') {
+            let k = k.trim().trim_matches('"');
+            let full = if table.is_empty() { k.to_string() } else { format!("{table}.{k}") };
+            if full == dotted || k == dotted {
+                return Some(offset + (line.len() - line.trim_start().len()));
+            }
+        }
+        offset += line.len();
+    }
+    // A whole table: its header.
+    let header = format!("[{dotted}]");
+    text.find(&header)
+}
+
+/// Levenshtein distance, for "did you mean".
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + (ca != *cb) as usize).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The closest allowed name, if it is close enough to be a typo.
+pub fn did_you_mean<'a>(got: &str, allowed: &[&'a str]) -> Option<&'a str> {
+    allowed
+        .iter()
+        .map(|a| (edit_distance(got, a), *a))
+        .filter(|(d, a)| *d <= (a.len() / 3).max(2))
+        .min()
+        .map(|(_, a)| a)
+}
+
+impl ExperimentError {
+    pub fn new(origin: &str, message: impl Into<String>) -> Self {
+        ExperimentError {
+            origin: origin.to_string(),
+            line: None,
+            column: None,
+            key: None,
+            message: message.into(),
+        }
+    }
+
+    /// An error about `key`, located where the file defines it.
+    pub fn at_key(origin: &str, text: &str, key: &str, message: impl Into<String>) -> Self {
+        let mut e = ExperimentError::new(origin, message);
+        e.key = Some(key.to_string());
+        if let Some(off) = find_key(text, key) {
+            let (l, c) = line_col(text, off);
+            e.line = Some(l);
+            e.column = Some(c);
+        }
+        e
+    }
+
+    pub fn unknown_key(origin: &str, text: &str, table: &str, key: &str, allowed: &[&str]) -> Self {
+        let full = if table.is_empty() { key.to_string() } else { format!("{table}.{key}") };
+        let hint = did_you_mean(key, allowed).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
+        ExperimentError::at_key(
+            origin,
+            text,
+            &full,
+            format!("unknown key{hint} (allowed: {})", allowed.join(", ")),
+        )
+    }
+
+    /// serde/toml's error, with its position, key and a "did you mean".
+    pub fn from_toml(origin: &str, text: &str, e: &toml::de::Error) -> Self {
+        let mut err = ExperimentError::new(origin, e.message().trim().to_string());
+        if let Some(span) = e.span() {
+            let (l, c) = line_col(text, span.start);
+            err.line = Some(l);
+            err.column = Some(c);
+            err.key = key_path_at(text, span.start);
+        }
+        err.message = humanize(&err.message);
+        err
+    }
+}
+
+/// serde's "unknown field `x`, expected one of `a`, `b`" as "unknown key;
+/// did you mean `a`? (allowed: a, b)"; other messages pass through.
+pub fn humanize(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return message.to_string();
+    };
+    let Some((got, tail)) = rest.split_once('`') else { return message.to_string() };
+    let allowed: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
+    let hint = did_you_mean(got, &allowed).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
+    if allowed.is_empty() {
+        format!("unknown key `{got}`{hint}")
+    } else {
+        format!("unknown key `{got}`{hint} (allowed: {})", allowed.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_near_misses_only() {
+        let allowed = ["tcp_syncookies", "tcp_synack_retries", "somaxconn"];
+        assert_eq!(did_you_mean("tcp_syncokies", &allowed), Some("tcp_syncookies"));
+        assert_eq!(did_you_mean("somaxcon", &allowed), Some("somaxconn"));
+        assert_eq!(did_you_mean("banana", &allowed), None);
+    }
+
+    #[test]
+    fn finds_keys_and_their_paths() {
+        let text = "seed = 1\n[server]\ntcp_syncookies = 2\n[sweep]\n\"network.loss\" = [0.1]\n";
+        let off = find_key(text, "server.tcp_syncookies").unwrap();
+        assert_eq!(line_col(text, off), (3, 1));
+        assert_eq!(key_path_at(text, off).as_deref(), Some("server.tcp_syncookies"));
+        let off = find_key(text, "sweep.network.loss").unwrap();
+        assert_eq!(line_col(text, off).0, 5);
+    }
+
+    #[test]
+    fn rewrites_serde_unknown_field() {
+        let m = humanize("unknown field `tcp_syncokies`, expected one of `tcp_syncookies`, `somaxconn`");
+        assert!(
+            m.contains("did you mean `tcp_syncookies`?") && m.contains("allowed: tcp_syncookies, somaxconn"),
+            "{m}"
+        );
+    }
+}

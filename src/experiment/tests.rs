@@ -1,0 +1,163 @@
+//! Experiment files: expansion and one test per kind of bad input.
+
+use super::*;
+
+const GOOD: &str = r#"
+name = "t"
+seed = 5
+replicates = 2
+duration = "10s"
+[server]
+tcp_syncookies = 0
+[clients.web]
+hosts = 10
+rate = 5
+[attackers.flood]
+kind = "spoofed-syn"
+rate = 100
+[strategies]
+none = {}
+cookies = { "server.tcp_syncookies" = 1 }
+[sweep]
+strategy = ["none", "cookies"]
+"attackers.flood.rate" = [0, 1000, 5000]
+"#;
+
+fn parse(text: &str) -> Result<Experiment, ExperimentError> {
+    Experiment::parse(text, "x.toml", "x")
+}
+
+fn error(text: &str) -> String {
+    parse(text).expect_err("should be rejected").to_string()
+}
+
+#[test]
+fn expands_the_cartesian_product_last_axis_fastest() {
+    let e = parse(GOOD).unwrap();
+    assert_eq!((e.name.as_str(), e.seed, e.replicates), ("t", 5, 2));
+    let runs = e.runs();
+    assert_eq!(runs.len(), 2 * 3 * 2);
+    assert_eq!(
+        runs[0].params,
+        [("strategy".to_string(), "none".to_string()), ("attackers.flood.rate".into(), "0".into())]
+    );
+    assert_eq!(runs[2].params[1].1, "1000");
+    assert_eq!(runs[6].params[0].1, "cookies");
+    assert_eq!(runs[6].config.server.tcp_syncookies, crate::config::SynCookies::OnOverflow);
+    assert_eq!(runs[0].config.server.tcp_syncookies, crate::config::SynCookies::Off);
+    assert_eq!(runs[5].config.attackers["flood"].rate, 5000.0);
+    // Common random numbers: replicate r has one seed at every point.
+    assert_eq!(runs[0].seed, runs[2].seed);
+    assert_ne!(runs[0].seed, runs[1].seed);
+    assert_eq!(runs.iter().map(|r| r.index).collect::<Vec<_>>(), (0..12).collect::<Vec<_>>());
+}
+
+#[test]
+fn ranges_are_linear_or_logarithmic_and_integer_when_their_ends_are() {
+    let text = GOOD.replace(
+        r#""attackers.flood.rate" = [0, 1000, 5000]"#,
+        "\"attackers.flood.rate\" = { from = 10, to = 10000, steps = 4, scale = \"log\" }\n\"network.loss\" = { from = 0.0, to = 0.1, steps = 3 }",
+    );
+    let e = parse(&text).unwrap();
+    assert_eq!(e.axes[1].labels, ["10", "100", "1000", "10000"]);
+    assert_eq!(e.axes[2].labels, ["0", "0.05", "0.1"]);
+    assert_eq!(e.points().len(), 2 * 4 * 3);
+}
+
+#[test]
+fn strategies_without_a_strategy_axis_are_all_run() {
+    let text = GOOD.replace("strategy = [\"none\", \"cookies\"]\n", "");
+    let e = parse(&text).unwrap();
+    assert_eq!(e.axes[0].key, "strategy");
+    assert_eq!(e.axes[0].labels, ["none", "cookies"]);
+}
+
+#[test]
+fn unknown_key_names_file_line_key_and_suggests() {
+    let m = error(&GOOD.replace("tcp_syncookies = 0", "tcp_syncokies = 0"));
+    assert!(
+        m.starts_with(
+            "x.toml:7:1: server.tcp_syncokies: unknown key `tcp_syncokies`; did you mean `tcp_syncookies`?"
+        ),
+        "{m}"
+    );
+    assert!(m.contains("allowed: listen_backlog"), "{m}");
+    let m = error(&format!("sed = 1\n{GOOD}"));
+    assert!(m.starts_with("x.toml:1:1: sed: unknown key; did you mean `seed`?"), "{m}");
+}
+
+#[test]
+fn wrong_type_is_located() {
+    let m = error(&GOOD.replace("rate = 5", "rate = \"fast\""));
+    assert!(m.starts_with("x.toml:10:"), "{m}");
+    assert!(m.contains("clients.web.rate") && m.contains("invalid type"), "{m}");
+}
+
+#[test]
+fn negative_rate_is_rejected_with_its_key() {
+    let m = error(&GOOD.replace("rate = 5", "rate = -5"));
+    assert!(m.starts_with("x.toml:10:1: clients.web.rate: must be a rate >= 0"), "{m}");
+}
+
+#[test]
+fn loss_outside_0_1_is_rejected() {
+    let m = error(&GOOD.replace("[server]", "[network]\nloss = 1.5\n[server]"));
+    assert!(m.starts_with("x.toml:7:1: network.loss: loss must be a probability in [0, 1] (got 1.5)"), "{m}");
+    // From the sweep: blamed on the axis, with the value.
+    let m =
+        error(&GOOD.replace(r#""attackers.flood.rate" = [0, 1000, 5000]"#, r#""network.loss" = [0.1, 2.0]"#));
+    assert!(m.contains("x.toml:19:1: network.loss: loss must be a probability in [0, 1] (got 2)"), "{m}");
+    assert!(m.contains("from sweep.network.loss = 2"), "{m}");
+}
+
+#[test]
+fn empty_sweep_axis_is_rejected() {
+    let m = error(&GOOD.replace("[0, 1000, 5000]", "[]"));
+    assert!(m.starts_with("x.toml:19:1: sweep.attackers.flood.rate: empty sweep axis"), "{m}");
+}
+
+#[test]
+fn unknown_strategy_suggests_a_defined_one() {
+    let m = error(&GOOD.replace(r#"strategy = ["none", "cookies"]"#, r#"strategy = ["none", "cookie"]"#));
+    assert!(m.contains("sweep.strategy: unknown strategy `cookie`; did you mean `cookies`?"), "{m}");
+}
+
+#[test]
+fn bad_duration_explains_the_format() {
+    let m = error(&GOOD.replace("duration = \"10s\"", "duration = \"10 parsecs\""));
+    assert!(m.starts_with("x.toml:5:") && m.contains("write a number and a unit"), "{m}");
+}
+
+#[test]
+fn missing_file_names_the_path() {
+    let m = Experiment::load(Path::new("/no/such/exp.toml")).unwrap_err().to_string();
+    assert!(m.starts_with("/no/such/exp.toml: cannot read the experiment file:"), "{m}");
+}
+
+#[test]
+fn a_sweep_key_outside_the_schema_is_rejected() {
+    let m = error(&GOOD.replace(r#""attackers.flood.rate""#, r#""server.tcp_syncokies""#));
+    assert!(m.contains("unknown key `tcp_syncokies`") && m.contains("sweep.server.tcp_syncokies"), "{m}");
+}
+
+#[test]
+fn both_or_neither_of_rate_and_concurrency_is_rejected() {
+    let m = error(&GOOD.replace("rate = 5", "rate = 5\nconcurrency = 3"));
+    assert!(m.contains("clients.web.rate: give exactly one of `rate`"), "{m}");
+}
+
+#[test]
+fn every_shipped_experiment_loads() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let e = Experiment::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!e.runs().is_empty());
+            seen += 1;
+        }
+    }
+    assert!(seen >= 3);
+    assert_eq!(Experiment::parse(DEFAULT_EXPERIMENT, DEFAULT_ORIGIN, "defenses").unwrap().name, "defenses");
+}

@@ -1,0 +1,130 @@
+//! Value ranges serde cannot check: each failure names the dotted key.
+
+use crate::config::{AttackKind, RunConfig};
+
+type Check = Result<(), (String, String)>;
+
+fn fail(key: impl Into<String>, msg: impl Into<String>) -> Check {
+    Err((key.into(), msg.into()))
+}
+
+fn rate(key: String, r: f64) -> Check {
+    if r.is_finite() && r >= 0.0 {
+        Ok(())
+    } else {
+        fail(key, format!("must be a rate >= 0 per second (got {r})"))
+    }
+}
+
+fn share(key: String, p: f64) -> Check {
+    if (0.0..=1.0).contains(&p) { Ok(()) } else { fail(key, format!("must be in [0, 1] (got {p})")) }
+}
+
+/// Everything a run needs to make sense.
+pub fn check(c: &RunConfig) -> Check {
+    if c.duration.0 == 0 {
+        return fail("duration", "must be longer than 0s");
+    }
+    if c.warmup >= c.duration {
+        return fail("warmup", format!("must be shorter than duration ({} >= {})", c.warmup, c.duration));
+    }
+    if c.bin.0 == 0 {
+        return fail("bin", "must be longer than 0s");
+    }
+    if c.clients.is_empty() && c.attackers.is_empty() {
+        return fail("clients", "an experiment needs at least one [clients.NAME] or [attackers.NAME] table");
+    }
+    c.network.delay.validate().or_else(|m| fail("network.delay", m))?;
+    c.network.loss.validate().or_else(|m| fail("network.loss", m))?;
+    for (dir, o) in
+        [("client_to_server", &c.network.client_to_server), ("server_to_client", &c.network.server_to_client)]
+    {
+        if let Some(o) = o {
+            if let Some(d) = &o.delay {
+                d.validate().or_else(|m| fail(format!("network.{dir}.delay"), m))?;
+            }
+            if let Some(l) = &o.loss {
+                l.validate().or_else(|m| fail(format!("network.{dir}.loss"), m))?;
+            }
+        }
+    }
+    let s = &c.server;
+    if s.tcp_max_syn_backlog < 4 {
+        return fail(
+            "server.tcp_max_syn_backlog",
+            format!("must be at least 4 (got {})", s.tcp_max_syn_backlog),
+        );
+    }
+    if s.tcp_synack_retries > 20 {
+        return fail(
+            "server.tcp_synack_retries",
+            format!("must be at most 20 (got {})", s.tcp_synack_retries),
+        );
+    }
+    if s.netdev_max_backlog == 0 {
+        return fail("server.netdev_max_backlog", "must be at least 1");
+    }
+    for (key, r) in [("server.packet_rate", s.packet_rate), ("server.accept_rate", s.accept_rate)] {
+        if let Some(r) = r.per_second() {
+            rate(key.into(), r)?;
+        }
+    }
+    if s.packet_rate.per_second() == Some(0.0) {
+        return fail("server.packet_rate", "must be above 0 (or \"unlimited\")");
+    }
+    for (name, cl) in &c.clients {
+        let key = |k: &str| format!("clients.{name}.{k}");
+        if cl.hosts == 0 || cl.hosts > 80_000_000 {
+            return fail(key("hosts"), format!("must be from 1 to 80000000 (got {})", cl.hosts));
+        }
+        match (cl.rate, cl.concurrency) {
+            (Some(r), None) => rate(key("rate"), r)?,
+            (None, Some(n)) if n > 0 && n <= 100_000_000 => {}
+            (None, Some(n)) => {
+                return fail(key("concurrency"), format!("must be from 1 to 100000000 (got {n})"));
+            }
+            _ => {
+                return fail(
+                    key("rate"),
+                    "give exactly one of `rate` (open loop) or `concurrency` (closed loop)",
+                );
+            }
+        }
+        share(key("client_close_share"), cl.client_close_share)?;
+        let [lo, hi] = cl.ip_local_port_range;
+        if lo == 0 || lo > hi {
+            return fail(
+                key("ip_local_port_range"),
+                format!("must be [low, high] with 1 <= low <= high (got [{lo}, {hi}])"),
+            );
+        }
+        if cl.tcp_syn_retries > 20 {
+            return fail(key("tcp_syn_retries"), format!("must be at most 20 (got {})", cl.tcp_syn_retries));
+        }
+        if let Some(stop) = cl.stop
+            && stop <= cl.start
+        {
+            return fail(key("stop"), format!("must be after start ({stop} <= {})", cl.start));
+        }
+    }
+    for (name, a) in &c.attackers {
+        let key = |k: &str| format!("attackers.{name}.{k}");
+        rate(key("rate"), a.rate)?;
+        share(key("rst_fraction"), a.rst_fraction)?;
+        if a.sources == 0 || a.sources > 1 << 32 {
+            return fail(key("sources"), format!("must be from 1 to 4294967296 (got {})", a.sources));
+        }
+        if a.kind != AttackKind::SpoofedSyn && (a.hosts == 0 || a.hosts > 10_000_000) {
+            return fail(key("hosts"), format!("must be from 1 to 10000000 (got {})", a.hosts));
+        }
+        if let crate::config::RateProfile::Ramp { from, .. } = a.profile {
+            rate(key("profile.from"), from)?;
+        }
+        if let Some(stop) = a.stop
+            && stop <= a.start
+        {
+            return fail(key("stop"), format!("must be after start ({stop} <= {})", a.start));
+        }
+    }
+    Ok(())
+}
