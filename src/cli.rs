@@ -1,6 +1,8 @@
 //! Command-line arguments and what each command does.
 
+use crate::experiment::{DEFAULT_EXPERIMENT, DEFAULT_ORIGIN, Experiment};
 use crate::net::DropRule;
+use crate::study::{self, Progress, RunOptions, Shard};
 use crate::trace::scenarios::{self, SCENARIOS};
 use crate::trace::{Side, ladder_svg, ladder_text, write_pcap};
 use anyhow::{Context, Result, bail};
@@ -21,8 +23,64 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run an experiment file (or, with no file, the embedded default study).
+    Run(RunArgs),
+    /// Join shard folders into the folder one machine would have written.
+    Merge(MergeArgs),
+    /// Redraw the charts of a results folder from its CSV files.
+    Plot { dir: PathBuf },
+    /// Rewrite the report (and its charts) of a results folder from its CSV files.
+    Report { dir: PathBuf },
     /// Trace one connection's life through a scenario: ladder, SVG, pcap.
     Trace(TraceArgs),
+}
+
+#[derive(clap::Args, Debug, Default)]
+pub struct RunArgs {
+    /// The experiment file (TOML); the embedded default study if absent.
+    pub file: Option<PathBuf>,
+    /// Results folder (default: results/<name>, or results/<name>-shard-K-of-N).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Run only shard K of N (0-based): the points with point % N == K.
+    /// Also read from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT or
+    /// JOB_COMPLETION_INDEX (Kubernetes Indexed Job, with --shard-count).
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// The shard count when the environment gives only an index.
+    #[arg(long, value_name = "N")]
+    pub shard_count: Option<u32>,
+    /// Continue an interrupted run from the runs it finished.
+    #[arg(long)]
+    pub resume: bool,
+    /// Progress on stderr.
+    #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
+    pub progress: ProgressArg,
+    /// Write 0 for wall-clock figures, so repeated runs give identical folders.
+    #[arg(long)]
+    pub no_wall_clock: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ProgressArg {
+    #[default]
+    Auto,
+    Bar,
+    Lines,
+    Quiet,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct MergeArgs {
+    /// The shard folders.
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
+    /// Where the merged study goes.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,8 +116,63 @@ pub struct TraceArgs {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Trace(args)) => trace(args),
-        None => bail!("no command given: try `synsim trace --list`"),
+        Some(Command::Run(args)) => run_study(args),
+        Some(Command::Merge(args)) => {
+            study::merge(&args.shards, &args.out)?;
+            eprintln!("synsim: merged {} shards into {}", args.shards.len(), args.out.display());
+            Ok(())
+        }
+        Some(Command::Plot { dir }) => study::plot(&dir),
+        Some(Command::Report { dir }) => study::report(&dir),
+        // `cargo run --release`: the main job, the embedded default study.
+        None => run_study(RunArgs::default()),
     }
+}
+
+fn run_study(args: RunArgs) -> Result<()> {
+    let exp = match &args.file {
+        Some(path) => Experiment::load(path)?,
+        None => Experiment::parse(DEFAULT_EXPERIMENT, DEFAULT_ORIGIN, "defenses")?,
+    };
+    let shard = match &args.shard {
+        Some(s) => Some(Shard::parse(s)?),
+        None => Shard::from_env(args.shard_count)?,
+    };
+    let out = args.out.clone().unwrap_or_else(|| {
+        let name = match shard {
+            Some(s) => format!("{}-shard-{}-of-{}", exp.name, s.index, s.count),
+            None => exp.name.clone(),
+        };
+        PathBuf::from("results").join(name)
+    });
+    let opts = RunOptions {
+        threads: args.threads,
+        shard,
+        resume: args.resume,
+        progress: match args.progress {
+            ProgressArg::Auto => Progress::Auto,
+            ProgressArg::Bar => Progress::Bar,
+            ProgressArg::Lines => Progress::Lines,
+            ProgressArg::Quiet => Progress::Quiet,
+        },
+        wall_clock: !args.no_wall_clock,
+    };
+    if args.progress != ProgressArg::Quiet {
+        let shard_note = shard.map(|s| format!(", shard {s}")).unwrap_or_default();
+        eprintln!("synsim: {} ({} runs{shard_note}) -> {}", exp.origin, exp.runs().len(), out.display());
+    }
+    let summary = study::execute(&exp, &out, &opts)?;
+    if args.progress != ProgressArg::Quiet {
+        eprintln!(
+            "synsim: {} runs ({} resumed), {:.1}M events in {:.1} s; report: {}",
+            summary.runs,
+            summary.resumed,
+            summary.events as f64 / 1e6,
+            summary.wall_s,
+            summary.out.join("report.md").display()
+        );
+    }
+    Ok(())
 }
 
 fn trace(args: TraceArgs) -> Result<()> {

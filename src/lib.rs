@@ -12,6 +12,8 @@ pub mod config;
 pub mod engine;
 pub mod experiment;
 pub mod net;
+pub mod output;
 pub mod sim;
+pub mod study;
 pub mod tcp;
 pub mod trace;

@@ -1,0 +1,8 @@
+//! What a study writes: CSV files and manifest, charts, report.
+
+pub mod charts;
+pub mod report;
+pub mod results;
+pub mod summary;
+
+pub use results::{Manifest, Results, RunRecord};
