@@ -177,7 +177,9 @@ fn churn(rate: f64, hosts: u64, extra: &str, duration_s: u64, stop_s: u64) -> Ru
 #[test]
 fn time_wait_plateau_is_rate_times_60_s_and_decays_after_the_last_close() {
     let r = 50.0;
-    let o = run(&churn(r, 1000, "", 200, 200), 3);
+    let mut world = World::new(&churn(r, 1000, "", 200, 200), 3, 0);
+    let o = world.run();
+    assert_eq!(o.time_wait_client.last, world.time_wait_entries(false));
     let mean = metric(&o, "time_wait_mean_client");
     assert!((mean - r * 60.0).abs() < 3.0 * 34.2, "plateau {mean:.1}, expected {}", r * 60.0);
     assert_eq!(metric(&o, "time_wait_peak_server"), 0.0, "only the active closer holds TIME-WAIT");
@@ -212,6 +214,19 @@ fn ports_run_out_above_28232_per_60_s_unless_tw_reuse() {
     assert!(metric(&reuse, "time_wait_peak_client") <= 28232.0);
 }
 
+/// The same cap on the client side frees the ports that would have sat in
+/// TIME-WAIT: one host at 600 connections/s no longer runs out.
+#[test]
+fn client_tw_buckets_cap_the_clients_count_and_free_their_ports() {
+    let cfg = churn(600.0, 1, "tcp_max_tw_buckets = 5000", 150, 150);
+    let mut world = World::new(&cfg, 1, 0);
+    let o = world.run();
+    assert_eq!(metric(&o, "time_wait_peak_client"), 5000.0);
+    assert_eq!(o.time_wait_client.last, world.time_wait_entries(false));
+    assert_eq!(metric(&o, "failed_no_port"), 0.0);
+    assert!(metric(&o, "time_wait_overflow_client") > 10_000.0);
+}
+
 /// tcp_max_tw_buckets caps the count exactly, and the overflow counter
 /// accounts for every connection that skipped TIME-WAIT.
 #[test]
@@ -231,8 +246,12 @@ fn tw_buckets_cap_time_wait_exactly() {
         closer = "server"
         "#,
     );
-    let o = run(&cfg, 2);
+    let mut world = World::new(&cfg, 2, 0);
+    let o = world.run();
     assert_eq!(metric(&o, "time_wait_peak_server"), 500.0);
+    // The gauge agrees with the connections actually in TIME-WAIT.
+    assert_eq!(o.time_wait_server.last, world.time_wait_entries(true));
+    assert_eq!(o.time_wait_server.last, 500);
     let entered = metric(&o, "time_wait_entered_server");
     let overflow = metric(&o, "TcpExtTCPTimeWaitOverflow");
     assert!(overflow > 1000.0);

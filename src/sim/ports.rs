@@ -68,10 +68,13 @@ impl Ports {
             && now.as_nanos() / 1_000_000_000 > tw.state_since.as_nanos() / 1_000_000_000
     }
 
+    /// `skip[c]`: the pass over ports of class c (even or odd offsets from
+    /// `low`) can find nothing, so it is not walked (same answer, no scan).
     fn scan(
         &self,
         ip: u32,
         remote: SockAddr,
+        skip: [bool; 2],
         in_use: impl Fn(SockAddr) -> Option<State>,
         tw: impl Fn(SockAddr) -> Option<(bool, u32)>,
     ) -> (PortChoice, u32) {
@@ -83,7 +86,8 @@ impl Ports {
             let mut port = self.low as u32 + offset;
             let high = self.low as u32 + self.remaining;
             let mut i = 0;
-            while i < self.remaining {
+            let limit = if skip[(offset & 1) as usize] { 0 } else { self.remaining };
+            while i < limit {
                 if port >= high {
                     port -= self.remaining;
                 }
@@ -114,24 +118,28 @@ impl Ports {
     /// connect()'s port for `ip` toward `remote`. `lookup` finds the
     /// connection already using a local address toward `remote`.
     ///
-    /// `in_use` is how many of `ip`'s ports are taken toward `remote`: when
-    /// all are and none can be reused, the answer is known without a scan
-    /// (the scan would find the same, one port at a time).
+    /// `in_use` counts `ip`'s ports taken toward `remote`, by port parity:
+    /// a parity class that is full, when no TIME-WAIT can be reused, is
+    /// known to hold nothing without walking it (Linux walks it, one port at
+    /// a time, to the same answer).
     pub fn choose<'a>(
         &mut self,
         now: SimTime,
         ip: u32,
         remote: SockAddr,
-        in_use: u32,
+        in_use: [u32; 2],
         rng: &mut SimRng,
         lookup: impl Fn(SockAddr) -> Option<&'a Tcb>,
     ) -> PortChoice {
-        if in_use >= self.remaining && self.tw_reuse != TwReuse::On {
-            return PortChoice::Exhausted;
-        }
+        let no_reuse = self.tw_reuse != TwReuse::On;
+        let class_size = [self.remaining.div_ceil(2), self.remaining / 2];
+        let low_parity = (self.low & 1) as usize;
+        let used = |class: usize| in_use[class ^ low_parity];
+        let skip = [no_reuse && used(0) >= class_size[0], no_reuse && used(1) >= class_size[1]];
         let (choice, i) = self.scan(
             ip,
             remote,
+            skip,
             |local| lookup(local).map(|t| t.state),
             |local| lookup(local).map(|t| (self.reusable(now, t), t.snd_nxt)),
         );
@@ -146,7 +154,7 @@ impl Ports {
 
     /// The port the next connect() would take if every port were free.
     pub fn peek_port(&self, ip: u32, remote: SockAddr) -> u16 {
-        match self.scan(ip, remote, |_| None, |_| None).0 {
+        match self.scan(ip, remote, [false; 2], |_| None, |_| None).0 {
             PortChoice::Free(p) => p,
             _ => self.low,
         }
@@ -169,7 +177,7 @@ mod tests {
         let mut out = Vec::new();
         for _ in 0..10 {
             let PortChoice::Free(port) =
-                ports.choose(SimTime::ZERO, 7, SERVER, used.len() as u32, &mut rng, |l| used.get(&l))
+                ports.choose(SimTime::ZERO, 7, SERVER, [0, 0], &mut rng, |l| used.get(&l))
             else {
                 panic!("ran out early")
             };
@@ -179,7 +187,7 @@ mod tests {
             assert!(used.insert(local, tcb).is_none(), "port {port} given twice");
         }
         assert_eq!(
-            ports.choose(SimTime::ZERO, 7, SERVER, used.len() as u32, &mut rng, |l| used.get(&l)),
+            ports.choose(SimTime::ZERO, 7, SERVER, [0, 0], &mut rng, |l| used.get(&l)),
             PortChoice::Exhausted
         );
     }
@@ -189,7 +197,7 @@ mod tests {
         let mut ports = Ports::new([32768, 60999], TwReuse::Off, true, 100);
         let mut rng = stream_rng(1, 0, Stream::Ports);
         for ip in 0..50 {
-            let PortChoice::Free(port) = ports.choose(SimTime::ZERO, ip, SERVER, 0, &mut rng, |_| None)
+            let PortChoice::Free(port) = ports.choose(SimTime::ZERO, ip, SERVER, [0, 0], &mut rng, |_| None)
             else {
                 panic!()
             };

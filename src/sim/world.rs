@@ -236,8 +236,8 @@ pub struct World<Q: Scheduler<Event> = HeapQueue<Event>> {
     traced_client: Option<SockAddr>,
     peak_slots: usize,
     listener_at_warmup: crate::tcp::ListenerCounters,
-    /// Local ports each client host has in use toward the server.
-    ports_in_use: FxHashMap<u32, u32>,
+    /// Local ports each client host has in use toward the server, by parity.
+    ports_in_use: FxHashMap<u32, [u32; 2]>,
 }
 
 impl World<HeapQueue<Event>> {
@@ -561,7 +561,7 @@ impl<Q: Scheduler<Event>> World<Q> {
         };
         self.demux.insert(key, slot);
         if key.0.ip != SERVER.ip {
-            *self.ports_in_use.entry(key.0.ip).or_insert(0) += 1;
+            self.ports_in_use.entry(key.0.ip).or_insert([0, 0])[(key.0.port & 1) as usize] += 1;
         }
         self.peak_slots = self.peak_slots.max(self.demux.len());
         slot
@@ -570,12 +570,12 @@ impl<Q: Scheduler<Event>> World<Q> {
     fn release(&mut self, slot: u32) {
         let s = &mut self.slots[slot as usize];
         self.demux.remove(&(s.tcb.local, s.tcb.remote));
-        let ip = s.tcb.local.ip;
+        let (ip, parity) = (s.tcb.local.ip, (s.tcb.local.port & 1) as usize);
         if ip != SERVER.ip
             && let Some(n) = self.ports_in_use.get_mut(&ip)
         {
-            *n -= 1;
-            if *n == 0 {
+            n[parity] -= 1;
+            if *n == [0, 0] {
                 self.ports_in_use.remove(&ip);
             }
         }
@@ -1063,18 +1063,16 @@ impl<Q: Scheduler<Event>> World<Q> {
 
     // ----- state changes and the applications -----------------------------
 
-    fn on_transition(&mut self, slot: u32, before: State, after: State) {
+    fn on_transition(&mut self, slot: u32, before: State, mut after: State) {
         let now = self.now;
         let role = self.slots[slot as usize].role;
         let is_server = self.slots[slot as usize].tcb.local.ip == SERVER.ip;
         if before == State::TimeWait {
             self.time_wait_left(slot, is_server);
         }
-        if after == State::TimeWait {
-            self.time_wait_entered(slot, is_server);
-            if self.slots[slot as usize].tcb.state != State::TimeWait {
-                return self.on_transition(slot, State::TimeWait, State::Closed);
-            }
+        // No TIME-WAIT entry when the host holds tcp_max_tw_buckets: closed.
+        if after == State::TimeWait && !self.time_wait_entered(slot, is_server) {
+            after = State::Closed;
         }
         match role {
             Role::Client { pop, user, started, measured, established, closes_first, closed_by_app } => {
@@ -1155,7 +1153,8 @@ impl<Q: Scheduler<Event>> World<Q> {
 
     /// `tcp_time_wait`: count the entry, or make none when the host holds
     /// `tcp_max_tw_buckets` already (TcpExtTCPTimeWaitOverflow).
-    fn time_wait_entered(&mut self, slot: u32, is_server: bool) {
+    /// Returns false when no entry was made.
+    fn time_wait_entered(&mut self, slot: u32, is_server: bool) -> bool {
         let now = self.now;
         let ip = self.slots[slot as usize].tcb.local.ip;
         let (limit, count) = if is_server {
@@ -1174,7 +1173,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             } else {
                 self.counters.tw_overflow_client += 1;
             }
-            return;
+            return false;
         }
         if is_server {
             self.tw_server.add(now, 1);
@@ -1184,6 +1183,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             self.tw_client.add(now, 1);
             self.counters.time_wait_entered_client += self.measuring as u64;
         }
+        true
     }
 
     fn time_wait_left(&mut self, slot: u32, is_server: bool) {
@@ -1261,7 +1261,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             self.counters.tcp_active_opens += 1;
         }
         let ip = self.pops[pop as usize].base + host;
-        let in_use = self.ports_in_use.get(&ip).copied().unwrap_or(0);
+        let in_use = self.ports_in_use.get(&ip).copied().unwrap_or([0, 0]);
         let choice = {
             let demux = &self.demux;
             let slots = &self.slots;
@@ -1427,7 +1427,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             AttackKind::ConnectFlood => {
                 let ip = a.base + self.rng_attack.random_range(0..a.hosts) as u32;
                 let p = TcpParams::default();
-                let in_use = self.ports_in_use.get(&ip).copied().unwrap_or(0);
+                let in_use = self.ports_in_use.get(&ip).copied().unwrap_or([0, 0]);
                 let choice = {
                     let demux = &self.demux;
                     let slots = &self.slots;
@@ -1605,6 +1605,18 @@ impl<Q: Scheduler<Event>> World<Q> {
             self.traced_slot(Side::Client).map(|s| self.slots[s as usize].tcb.state),
             self.traced_slot(Side::Server).map(|s| self.slots[s as usize].tcb.state),
         )
+    }
+
+    /// Connections in TIME-WAIT right now, on the server or on the clients
+    /// (counted from the connections themselves, to check the gauges).
+    pub fn time_wait_entries(&self, server: bool) -> u64 {
+        self.demux
+            .values()
+            .filter(|&&s| {
+                let t = &self.slots[s as usize].tcb;
+                t.state == State::TimeWait && (t.local.ip == SERVER.ip) == server
+            })
+            .count() as u64
     }
 
     pub fn listener(&self) -> &Listener<u32> {
