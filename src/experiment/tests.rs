@@ -161,3 +161,33 @@ fn every_shipped_experiment_loads() {
     assert!(seen >= 3);
     assert_eq!(Experiment::parse(DEFAULT_EXPERIMENT, DEFAULT_ORIGIN, "defenses").unwrap().name, "defenses");
 }
+
+/// Every key of the schema is documented in docs/experiment-file.md.
+#[test]
+fn every_key_is_documented() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/experiment-file.md"))
+        .unwrap();
+    let e = parse(GOOD).unwrap();
+    let mut cfg = e.runs()[0].config.clone();
+    cfg.network.client_to_server = Some(Default::default());
+    let value = toml::Value::try_from(&cfg).unwrap();
+    fn keys(v: &toml::Value, out: &mut Vec<String>) {
+        if let toml::Value::Table(t) = v {
+            for (k, v) in t {
+                out.push(k.clone());
+                keys(v, out);
+            }
+        }
+    }
+    let mut all = vec!["name".to_string(), "description".into(), "seed".into(), "replicates".into()];
+    keys(&value, &mut all);
+    for k in all {
+        if k == "web" || k == "flood" {
+            continue; // population names are the user's
+        }
+        let documented = doc.contains(&format!("`{k}`"))
+            || doc.contains(&format!("[{k}"))
+            || doc.contains(&format!(" {k} = "));
+        assert!(documented, "docs/experiment-file.md does not document `{k}`");
+    }
+}
