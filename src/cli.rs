@@ -33,6 +33,8 @@ pub enum Command {
     Report { dir: PathBuf },
     /// Trace one connection's life through a scenario: ladder, SVG, pcap.
     Trace(TraceArgs),
+    /// Measure speed and memory: event queues, the flood study, 10 million hosts, sweep efficiency.
+    Bench(BenchArgs),
 }
 
 #[derive(clap::Args, Debug, Default)]
@@ -83,6 +85,19 @@ pub struct MergeArgs {
     pub out: PathBuf,
 }
 
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Print one JSON object on stdout (progress goes nowhere).
+    #[arg(long)]
+    pub json: bool,
+    /// Smaller sizes: a smoke run in seconds.
+    #[arg(long)]
+    pub quick: bool,
+    /// Run one measurement in this process (used by bench itself).
+    #[arg(long, hide = true)]
+    pub part: Option<String>,
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TapSide {
     Client,
@@ -116,6 +131,13 @@ pub struct TraceArgs {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Trace(args)) => trace(args),
+        Some(Command::Bench(args)) => match args.part {
+            Some(part) => {
+                println!("{}", crate::bench::part(&part)?);
+                Ok(())
+            }
+            None => crate::bench::run_all(args.quick, args.json),
+        },
         Some(Command::Run(args)) => run_study(args),
         Some(Command::Merge(args)) => {
             study::merge(&args.shards, &args.out)?;

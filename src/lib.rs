@@ -7,6 +7,7 @@
 //! world of hosts, links and workloads; `trace` records and draws one
 //! connection's life; `experiment` and `output` make studies of many runs.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod engine;

@@ -8,7 +8,7 @@ use super::metrics::{Counters, Gauge, GaugeStats, Histogram};
 use super::ports::{PortChoice, Ports};
 use crate::config::{AttackKind, Closer, Handshake, RateProfile, RunConfig, ServerConfig};
 use crate::engine::rng::mix64;
-use crate::engine::{HeapQueue, Scheduler, SimDuration, SimRng, SimTime, Stream, stream_rng};
+use crate::engine::{Scheduler, SimDuration, SimRng, SimTime, Stream, TimingWheel, stream_rng};
 use crate::net::{DelaySampler, Direction, DropRule, DropRules, LossChannel, RuleAction};
 use crate::tcp::params::{DEFAULT_MSS, effective_orphan_retries};
 use crate::tcp::{
@@ -188,8 +188,10 @@ pub struct RunOutcome {
     pub peak_slots: usize,
 }
 
-/// The simulation of one run.
-pub struct World<Q: Scheduler<Event> = HeapQueue<Event>> {
+/// The simulation of one run. The event queue is a timing wheel by
+/// default: it beats `BinaryHeap` and `priority-queue` on whole runs
+/// (README.md, "Speed").
+pub struct World<Q: Scheduler<Event> = TimingWheel<Event>> {
     now: SimTime,
     end: SimTime,
     warmup: SimTime,
@@ -240,9 +242,9 @@ pub struct World<Q: Scheduler<Event> = HeapQueue<Event>> {
     ports_in_use: FxHashMap<u32, [u32; 2]>,
 }
 
-impl World<HeapQueue<Event>> {
+impl World<TimingWheel<Event>> {
     pub fn new(cfg: &RunConfig, seed: u64, run: u64) -> Self {
-        World::with_queue(cfg, seed, run, HeapQueue::new())
+        World::with_queue(cfg, seed, run, TimingWheel::new())
     }
 }
 
@@ -483,7 +485,9 @@ impl<Q: Scheduler<Event>> World<Q> {
 
     /// The state of `local`'s socket toward `remote` (LISTEN for the
     /// server's port when it has none).
+    /// None when not tracing: the lookup is only for the ladder.
     fn state_at(&self, local: SockAddr, remote: SockAddr) -> Option<State> {
+        self.trace.as_ref()?;
         match self.demux.get(&(local, remote)) {
             Some(&s) => Some(self.slots[s as usize].tcb.state),
             None if local == SERVER => Some(State::Listen),
@@ -495,11 +499,12 @@ impl<Q: Scheduler<Event>> World<Q> {
 
     /// Runs until the end time (or until nothing is left to happen).
     pub fn run(&mut self) -> RunOutcome {
-        while let Some(at) = self.queue.peek_time() {
+        // Pop, not peek: a timing wheel's peek costs a scan. The first event
+        // past the end is dropped with the rest of the queue.
+        while let Some((at, event)) = self.queue.pop() {
             if at > self.end {
                 break;
             }
-            let (at, event) = self.queue.pop().expect("peeked");
             self.now = at;
             self.events += 1;
             self.dispatch(event);

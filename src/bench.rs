@@ -1,0 +1,270 @@
+//! `synsim bench`: the speed and memory figures, measured. Each part runs
+//! in a child process of its own, so its peak memory is its own.
+
+use crate::config::RunConfig;
+use crate::engine::{
+    HeapQueue, PriorityQueueScheduler, Scheduler, SimDuration, SimTime, Stream, TimingWheel, stream_rng,
+};
+use crate::experiment::{DEFAULT_EXPERIMENT, DEFAULT_ORIGIN, Experiment};
+use crate::sim::{Event, World};
+use anyhow::{Context, Result, bail};
+use rand_distr::{Distribution, Exp};
+use serde_json::{Value, json};
+use std::time::Instant;
+
+/// Peak resident memory of this process (VmHWM), in bytes.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// A payload like a real event: 40 bytes, `Copy`.
+#[derive(Copy, Clone)]
+pub struct Payload([u64; 5]);
+
+/// The classic hold model: `pending` events, then `ops` times pop the
+/// earliest and push one at now + Exp(mean 1 ms). Returns ns per hold.
+pub fn hold<Q: Scheduler<Payload>>(mut q: Q, pending: usize, ops: usize, seed: u64) -> f64 {
+    let mut rng = stream_rng(seed, 0, Stream::Arrivals);
+    let exp = Exp::new(1.0).expect("rate 1");
+    let gap = |rng: &mut crate::engine::SimRng| SimDuration::from_secs_f64(exp.sample(rng) / 1000.0);
+    for i in 0..pending {
+        q.push(SimTime::ZERO + gap(&mut rng), Payload([i as u64; 5]));
+    }
+    let start = Instant::now();
+    let mut check = 0u64;
+    for _ in 0..ops {
+        let (now, p) = q.pop().expect("never empty");
+        check = check.wrapping_add(p.0[0]);
+        q.push(now + gap(&mut rng), p);
+    }
+    let ns = start.elapsed().as_nanos() as f64 / ops as f64;
+    std::hint::black_box(check);
+    ns
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// The heaviest run of the default experiment (most events): the top attack
+/// rate with SYN cookies, which answer every SYN.
+fn flood_config() -> Result<RunConfig> {
+    let exp = Experiment::parse(DEFAULT_EXPERIMENT, DEFAULT_ORIGIN, "defenses")?;
+    let spec = exp
+        .runs()
+        .into_iter()
+        .filter(|r| r.replicate == 0)
+        .max_by(|a, b| {
+            let rate =
+                |r: &crate::experiment::RunSpec| r.config.attackers.values().map(|a| a.rate).sum::<f64>();
+            let cookies = |r: &crate::experiment::RunSpec| {
+                r.config.server.tcp_syncookies != crate::config::SynCookies::Off
+            };
+            (rate(a), cookies(a)).partial_cmp(&(rate(b), cookies(b))).unwrap_or(std::cmp::Ordering::Equal)
+        })
+        .context("the default experiment has runs")?;
+    Ok(spec.config)
+}
+
+/// `hosts` client hosts, each connecting once (round robin) at 200k/s, each
+/// completing a handshake and a teardown.
+fn hosts_config(hosts: u64) -> RunConfig {
+    let rate = 200_000.0;
+    let active = hosts as f64 / rate;
+    toml::from_str(&format!(
+        r#"
+        duration = "{d}s"
+        bin = "1s"
+        [network]
+        delay = "10ms"
+        [clients.web]
+        hosts = {hosts}
+        rate = {rate}
+        host_choice = "round-robin"
+        hold = "10ms"
+        stop = "{active}s"
+        "#,
+        d = active + 62.0
+    ))
+    .expect("a valid config")
+}
+
+fn run_world<Q: Scheduler<Event>>(cfg: &RunConfig, q: Q) -> (crate::sim::RunOutcome, f64) {
+    let start = Instant::now();
+    let o = World::with_queue(cfg, 1, 0, q).run();
+    (o, start.elapsed().as_secs_f64())
+}
+
+/// One measurement, in this process; prints one JSON object.
+pub fn part(name: &str) -> Result<Value> {
+    let fields: Vec<&str> = name.split(':').collect();
+    Ok(match fields.as_slice() {
+        ["hold", queue, n, ops] => {
+            let (n, ops): (usize, usize) = (n.parse()?, ops.parse()?);
+            let reps: Vec<f64> = (0..3)
+                .map(|seed| match *queue {
+                    "heap" => hold(HeapQueue::new(), n, ops, seed),
+                    "wheel" => hold(TimingWheel::new(), n, ops, seed),
+                    "priority-queue" => hold(PriorityQueueScheduler::new(), n, ops, seed),
+                    _ => f64::NAN,
+                })
+                .collect();
+            json!({ "ns_per_op": median(reps), "peak_rss_bytes": peak_rss_bytes() })
+        }
+        ["flood", queue] => {
+            let cfg = flood_config()?;
+            let (o, wall) = match *queue {
+                "heap" => run_world(&cfg, HeapQueue::new()),
+                "priority-queue" => run_world(&cfg, PriorityQueueScheduler::new()),
+                _ => run_world(&cfg, TimingWheel::new()),
+            };
+            json!({ "events": o.events, "wall_s": wall, "events_per_sec": o.events as f64 / wall, "peak_rss_bytes": peak_rss_bytes() })
+        }
+        ["hosts", n, queue] => {
+            let cfg = hosts_config(n.parse()?);
+            let (o, wall) = match *queue {
+                "heap" => run_world(&cfg, HeapQueue::new()),
+                _ => run_world(&cfg, TimingWheel::new()),
+            };
+            let m = |k: &str| o.metrics().iter().find(|(n, _)| *n == k).map(|(_, v)| *v).unwrap_or(f64::NAN);
+            let rss = peak_rss_bytes();
+            json!({
+                "hosts": n.parse::<u64>()?,
+                "established": m("legit_established"),
+                "completed": m("legit_completed"),
+                "events": o.events,
+                "wall_s": wall,
+                "events_per_sec": o.events as f64 / wall,
+                "peak_rss_bytes": rss,
+                "peak_connections": o.peak_slots,
+                "bytes_per_connection": rss.map(|r| r as f64 / o.peak_slots.max(1) as f64),
+            })
+        }
+        ["sweep", threads] => {
+            let exp = Experiment::parse(DEFAULT_EXPERIMENT, DEFAULT_ORIGIN, "defenses")?;
+            let specs = exp.runs();
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.parse()?).build()?;
+            let start = Instant::now();
+            let events: u64 = pool.install(|| {
+                use rayon::prelude::*;
+                specs.par_iter().map(|s| World::new(&s.config, s.seed, s.replicate as u64).run().events).sum()
+            });
+            let wall = start.elapsed().as_secs_f64();
+            json!({ "runs": specs.len(), "wall_s": wall, "runs_per_sec": specs.len() as f64 / wall, "events": events })
+        }
+        _ => bail!("unknown bench part `{name}`"),
+    })
+}
+
+fn child(name: &str) -> Result<Value> {
+    let exe = std::env::current_exe()?;
+    let out = std::process::Command::new(exe).args(["bench", "--part", name]).output()?;
+    if !out.status.success() {
+        bail!("bench part {name} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+/// Every measurement; `quick` uses smaller sizes (a smoke run).
+pub fn run_all(quick: bool, json_out: bool) -> Result<()> {
+    let say = |s: String| {
+        if !json_out {
+            eprintln!("{s}");
+        }
+    };
+    let mut result = serde_json::Map::new();
+    let sizes: &[usize] = if quick { &[1_000, 100_000] } else { &[1_000, 100_000, 1_000_000, 10_000_000] };
+    let mut hold_table = serde_json::Map::new();
+    for queue in ["heap", "wheel", "priority-queue"] {
+        let mut row = serde_json::Map::new();
+        for &n in sizes {
+            let ops = if quick { 200_000 } else { 2_000_000 };
+            let v = child(&format!("hold:{queue}:{n}:{ops}"))?;
+            say(format!(
+                "hold {queue:>15} {n:>9} pending: {:>7.1} ns/op, peak {:.0} MB",
+                v["ns_per_op"].as_f64().unwrap_or(f64::NAN),
+                v["peak_rss_bytes"].as_f64().unwrap_or(0.0) / 1e6
+            ));
+            row.insert(n.to_string(), v);
+        }
+        hold_table.insert(queue.to_string(), Value::Object(row));
+    }
+    result.insert("hold".into(), Value::Object(hold_table));
+    for queue in ["wheel", "heap", "priority-queue"] {
+        let v = child(&format!("flood:{queue}"))?;
+        say(format!(
+            "flood run ({queue}): {:.2}M events/s ({} events in {:.2} s)",
+            v["events_per_sec"].as_f64().unwrap_or(0.0) / 1e6,
+            v["events"],
+            v["wall_s"].as_f64().unwrap_or(0.0)
+        ));
+        if queue == "wheel" {
+            result.insert("flood_events_per_sec".into(), v["events_per_sec"].clone());
+        }
+        result.insert(format!("flood_{queue}"), v);
+    }
+    let hosts = if quick { 100_000 } else { 10_000_000 };
+    let v = child(&format!("hosts:{hosts}:wheel"))?;
+    say(format!(
+        "{hosts} hosts: {:.1} s wall, {:.2}M events/s, peak {:.2} GB, {:.0} bytes per connection at the peak",
+        v["wall_s"].as_f64().unwrap_or(0.0),
+        v["events_per_sec"].as_f64().unwrap_or(0.0) / 1e6,
+        v["peak_rss_bytes"].as_f64().unwrap_or(0.0) / 1e9,
+        v["bytes_per_connection"].as_f64().unwrap_or(0.0)
+    ));
+    let key = if quick { "hosts_100k" } else { "hosts_10m" };
+    result.insert(format!("{key}_wall_s"), v["wall_s"].clone());
+    result.insert(format!("{key}_peak_rss_bytes"), v["peak_rss_bytes"].clone());
+    result.insert(key.into(), v);
+    let one = child("sweep:1")?;
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let all = child(&format!("sweep:{cores}"))?;
+    let (t1, tn) = (one["wall_s"].as_f64().unwrap_or(0.0), all["wall_s"].as_f64().unwrap_or(1.0));
+    let efficiency = t1 / (cores as f64 * tn);
+    say(format!(
+        "default sweep: {t1:.1} s on 1 thread, {tn:.1} s on {cores}: efficiency {:.0} %, {:.1} runs/s",
+        efficiency * 100.0,
+        all["runs_per_sec"].as_f64().unwrap_or(0.0)
+    ));
+    result.insert("sweep_efficiency".into(), json!(efficiency));
+    result.insert("sweep_runs_per_sec".into(), all["runs_per_sec"].clone());
+    result.insert("sweep_cores".into(), json!(cores));
+    let sizes = json!({
+        "event_bytes": std::mem::size_of::<Event>(),
+        "tcb_bytes": std::mem::size_of::<crate::tcp::Tcb>(),
+        "segment_bytes": std::mem::size_of::<crate::tcp::Segment>(),
+    });
+    say(format!("sizes: {sizes}"));
+    result.insert("sizes".into(), sizes);
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&Value::Object(result))?);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hold_runs_on_every_queue() {
+        for ns in [
+            hold(HeapQueue::new(), 100, 1000, 1),
+            hold(TimingWheel::new(), 100, 1000, 1),
+            hold(PriorityQueueScheduler::new(), 100, 1000, 1),
+        ] {
+            assert!(ns.is_finite() && ns > 0.0);
+        }
+    }
+
+    #[test]
+    fn the_flood_config_is_the_heaviest_default_run() {
+        let cfg = flood_config().unwrap();
+        assert_eq!(cfg.attackers["flood"].rate, 100_000.0);
+        assert_ne!(cfg.server.tcp_syncookies, crate::config::SynCookies::Off);
+    }
+}

@@ -1,0 +1,213 @@
+//! A hierarchical timing wheel over nanosecond keys (the design of tokio's
+//! `runtime/time/wheel`, written here for a simulation's exact ordering).
+//!
+//! Eleven levels of 64 slots cover the whole `u64` range: a slot at level L
+//! spans 64^L ns. An event goes to the level of the highest 6-bit group in
+//! which its time differs from the wheel's current time, so a level-0 slot
+//! holds events of exactly one time, in push order. When the current time
+//! enters a higher slot, that slot is cascaded (its events re-inserted
+//! lower, in order) before anything else can be pushed into its range, so
+//! events of equal time pop FIFO exactly as `HeapQueue` pops them.
+//! Push is O(1); pop is O(1) amortised plus a bit scan per level.
+
+use super::queue::Scheduler;
+use super::time::SimTime;
+use std::collections::VecDeque;
+
+const BITS: u32 = 6;
+const SLOTS: usize = 1 << BITS;
+const LEVELS: usize = 11; // 11 x 6 = 66 bits >= 64
+
+struct Level<E> {
+    /// Bit s set when slot s holds an event.
+    occupied: u64,
+    slots: Vec<VecDeque<(u64, E)>>,
+}
+
+pub struct TimingWheel<E> {
+    /// The time of the last pop: nothing may be pushed earlier.
+    elapsed: u64,
+    levels: Vec<Level<E>>,
+    len: usize,
+}
+
+impl<E> Default for TimingWheel<E> {
+    fn default() -> Self {
+        TimingWheel {
+            elapsed: 0,
+            levels: (0..LEVELS)
+                .map(|_| Level { occupied: 0, slots: (0..SLOTS).map(|_| VecDeque::new()).collect() })
+                .collect(),
+            len: 0,
+        }
+    }
+}
+
+/// The level an event at `at` belongs to when the wheel stands at `elapsed`.
+fn level_for(elapsed: u64, at: u64) -> usize {
+    let diff = at ^ elapsed;
+    if diff == 0 { 0 } else { ((63 - diff.leading_zeros()) / BITS) as usize }
+}
+
+fn slot_for(at: u64, level: usize) -> usize {
+    ((at >> (BITS as usize * level)) & (SLOTS as u64 - 1)) as usize
+}
+
+impl<E> TimingWheel<E> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn insert(&mut self, at: u64, event: E) {
+        let level = level_for(self.elapsed, at);
+        let slot = slot_for(at, level);
+        let l = &mut self.levels[level];
+        l.occupied |= 1 << slot;
+        l.slots[slot].push_back((at, event));
+    }
+
+    /// The lowest occupied level and its next occupied slot (at level 0
+    /// the current slot counts; above it, only later slots can be occupied).
+    fn next_slot(&self) -> Option<(usize, usize)> {
+        for (level, l) in self.levels.iter().enumerate() {
+            if l.occupied == 0 {
+                continue;
+            }
+            let current = slot_for(self.elapsed, level) as u32;
+            let from = if level == 0 { current } else { current + 1 };
+            let mask = if from >= 64 { 0 } else { l.occupied & (u64::MAX << from) };
+            debug_assert!(mask == l.occupied, "an occupied slot lies in the past");
+            if mask != 0 {
+                return Some((level, mask.trailing_zeros() as usize));
+            }
+        }
+        None
+    }
+}
+
+impl<E> Scheduler<E> for TimingWheel<E> {
+    fn push(&mut self, at: SimTime, event: E) {
+        debug_assert!(at.0 >= self.elapsed, "pushed into the past");
+        self.len += 1;
+        self.insert(at.0.max(self.elapsed), event);
+    }
+
+    fn pop(&mut self) -> Option<(SimTime, E)> {
+        loop {
+            let (level, slot) = self.next_slot()?;
+            if level == 0 {
+                let l = &mut self.levels[0];
+                let (at, event) = l.slots[slot].pop_front().expect("occupied slot");
+                if l.slots[slot].is_empty() {
+                    l.occupied &= !(1 << slot);
+                }
+                self.elapsed = at;
+                self.len -= 1;
+                return Some((SimTime(at), event));
+            }
+            // Move to the start of that slot's range and cascade it.
+            let shift = BITS as usize * level;
+            let high_mask = if shift + BITS as usize >= 64 { 0 } else { u64::MAX << (shift + BITS as usize) };
+            self.elapsed = (self.elapsed & high_mask) | ((slot as u64) << shift);
+            let l = &mut self.levels[level];
+            l.occupied &= !(1 << slot);
+            // Cascading only ever inserts lower, never into this slot: drain
+            // it in place and give the buffer back, keeping its capacity.
+            let mut entries = std::mem::take(&mut l.slots[slot]);
+            for (at, event) in entries.drain(..) {
+                self.insert(at, event);
+            }
+            self.levels[level].slots[slot] = entries;
+        }
+    }
+
+    fn peek_time(&self) -> Option<SimTime> {
+        let (level, slot) = self.next_slot()?;
+        self.levels[level].slots[slot].iter().map(|(at, _)| SimTime(*at)).min()
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::queue::HeapQueue;
+    use crate::engine::{Stream, stream_rng};
+    use rand::RngExt;
+
+    #[test]
+    fn level_function_is_exact_at_every_boundary() {
+        for level in 0..LEVELS {
+            let bit = (BITS as usize * level).min(63);
+            // A difference in bit b lands at level b / 6.
+            for b in bit..(bit + BITS as usize).min(64) {
+                assert_eq!(level_for(0, 1u64 << b), b / BITS as usize, "bit {b}");
+            }
+        }
+        assert_eq!(level_for(5, 5), 0);
+        assert_eq!(level_for(63, 64), 1);
+        assert_eq!(level_for(0, u64::MAX), 10);
+        assert_eq!(slot_for(u64::MAX, 10), 15);
+    }
+
+    /// Drives both queues with the same operations; returns both pop orders.
+    fn compare(ops: usize, seed: u64, gap: impl Fn(&mut crate::engine::SimRng) -> u64) {
+        let mut rng = stream_rng(seed, 0, Stream::Arrivals);
+        let mut heap = HeapQueue::new();
+        let mut wheel = TimingWheel::new();
+        let mut now = 0u64;
+        let mut id = 0u64;
+        for _ in 0..ops {
+            if rng.random_bool(0.55) || heap.is_empty() {
+                let n = rng.random_range(1..4);
+                for _ in 0..n {
+                    let at = now.saturating_add(gap(&mut rng));
+                    heap.push(SimTime(at), id);
+                    wheel.push(SimTime(at), id);
+                    id += 1;
+                }
+            } else {
+                assert_eq!(wheel.peek_time(), heap.peek_time());
+                let (a, b) = (heap.pop().unwrap(), wheel.pop().unwrap());
+                assert_eq!(a, b);
+                now = a.0.0;
+            }
+            assert_eq!(heap.len(), wheel.len());
+        }
+        while let Some(a) = heap.pop() {
+            assert_eq!(Some(a), wheel.pop());
+        }
+        assert!(wheel.pop().is_none());
+    }
+
+    #[test]
+    fn same_order_as_the_heap_with_spread_times() {
+        compare(200_000, 1, |r| r.random_range(0..5_000_000_000u64));
+    }
+
+    #[test]
+    fn same_order_as_the_heap_with_many_ties() {
+        // Coarse times: many events share a timestamp, pushed at different
+        // moments, some cascaded from high levels, some pushed straight low.
+        compare(200_000, 2, |r| r.random_range(0..40u64) * 1_000_000);
+        compare(200_000, 3, |r| if r.random_bool(0.3) { 0 } else { r.random_range(0..4u64) << 30 });
+    }
+
+    #[test]
+    fn far_future_and_the_end_of_time() {
+        compare(50_000, 4, |r| match r.random_range(0..3) {
+            0 => u64::MAX / 2,
+            1 => r.random_range(0..1u64 << 62),
+            _ => r.random_range(0..100u64),
+        });
+        let mut w = TimingWheel::new();
+        w.push(SimTime::MAX, 'z');
+        w.push(SimTime(7), 'a');
+        assert_eq!(w.pop(), Some((SimTime(7), 'a')));
+        assert_eq!(w.pop(), Some((SimTime::MAX, 'z')));
+        assert_eq!(w.pop(), None);
+    }
+}
