@@ -74,7 +74,7 @@ fn flood_config() -> Result<RunConfig> {
 /// completing a handshake and a teardown.
 fn hosts_config(hosts: u64) -> RunConfig {
     let rate = 200_000.0;
-    let active = hosts as f64 / rate;
+    let active = hosts as f64 / rate + 1.0;
     toml::from_str(&format!(
         r#"
         duration = "{d}s"
@@ -85,8 +85,8 @@ fn hosts_config(hosts: u64) -> RunConfig {
         hosts = {hosts}
         rate = {rate}
         host_choice = "round-robin"
+        max_connections = {hosts}
         hold = "10ms"
-        stop = "{active}s"
         "#,
         d = active + 62.0
     ))

@@ -293,6 +293,9 @@ pub struct ClientConfig {
     /// connects twice).
     #[serde(default)]
     pub host_choice: HostChoice,
+    /// Open loop: stop after this many connect() calls (none: no limit).
+    #[serde(default)]
+    pub max_connections: Option<u64>,
 }
 
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,6 +17,8 @@ use std::collections::VecDeque;
 const BITS: u32 = 6;
 const SLOTS: usize = 1 << BITS;
 const LEVELS: usize = 11; // 11 x 6 = 66 bits >= 64
+/// Entries a drained slot keeps room for.
+const KEEP: usize = 4096;
 
 struct Level<E> {
     /// Bit s set when slot s holds an event.
@@ -112,11 +114,14 @@ impl<E> Scheduler<E> for TimingWheel<E> {
             let l = &mut self.levels[level];
             l.occupied &= !(1 << slot);
             // Cascading only ever inserts lower, never into this slot: drain
-            // it in place and give the buffer back, keeping its capacity.
+            // it in place and give the buffer back, keeping a modest
+            // capacity (no allocation churn, no memory hoarded by a slot that
+            // once held a burst).
             let mut entries = std::mem::take(&mut l.slots[slot]);
             for (at, event) in entries.drain(..) {
                 self.insert(at, event);
             }
+            entries.shrink_to(KEEP);
             self.levels[level].slots[slot] = entries;
         }
     }

@@ -48,6 +48,8 @@ pub enum Event {
     Sample,
     /// A scripted scenario step.
     Script { index: u32 },
+    /// The oldest fresh TIME-WAIT entries expire (see `World::tw_fifo`).
+    TimeWaitSweep,
 }
 
 /// What a scenario script can make happen at a given time.
@@ -99,6 +101,52 @@ struct Slot {
     queued: SimTime,
 }
 
+/// Connection slots in fixed chunks: growing never moves or doubles them
+/// (a `Vec` of ten million slots would copy 1.3 GB and hold twice that
+/// while it grows).
+#[derive(Default)]
+struct Slab {
+    chunks: Vec<Vec<Slot>>,
+    len: usize,
+}
+
+const CHUNK: usize = 4096;
+
+impl Slab {
+    fn push(&mut self, slot: Slot) {
+        if self.len % CHUNK == 0 {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        self.chunks.last_mut().expect("a chunk").push(slot);
+        self.len += 1;
+    }
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn get(&self, i: usize) -> Option<&Slot> {
+        self.chunks.get(i / CHUNK).and_then(|c| c.get(i % CHUNK))
+    }
+    fn get_mut(&mut self, i: usize) -> Option<&mut Slot> {
+        self.chunks.get_mut(i / CHUNK).and_then(|c| c.get_mut(i % CHUNK))
+    }
+    fn iter(&self) -> impl Iterator<Item = &Slot> {
+        self.chunks.iter().flatten()
+    }
+}
+
+impl std::ops::Index<usize> for Slab {
+    type Output = Slot;
+    fn index(&self, i: usize) -> &Slot {
+        &self.chunks[i / CHUNK][i % CHUNK]
+    }
+}
+
+impl std::ops::IndexMut<usize> for Slab {
+    fn index_mut(&mut self, i: usize) -> &mut Slot {
+        &mut self.chunks[i / CHUNK][i % CHUNK]
+    }
+}
+
 /// One client population, ready to run.
 struct Population {
     hosts: u64,
@@ -119,6 +167,8 @@ struct Population {
     ports: Ports,
     round_robin: bool,
     next_host: u64,
+    /// Open-loop arrivals left (u64::MAX: unlimited).
+    arrivals_left: u64,
 }
 
 struct Attacker {
@@ -198,7 +248,7 @@ pub struct World<Q: Scheduler<Event> = TimingWheel<Event>> {
     bin: SimDuration,
     queue: Q,
     events: u64,
-    slots: Vec<Slot>,
+    slots: Slab,
     free: Vec<u32>,
     /// (local, remote) -> slot.
     demux: FxHashMap<(SockAddr, SockAddr), u32>,
@@ -238,6 +288,8 @@ pub struct World<Q: Scheduler<Event> = TimingWheel<Event>> {
     traced_client: Option<SockAddr>,
     peak_slots: usize,
     listener_at_warmup: crate::tcp::ListenerCounters,
+    /// Fresh TIME-WAIT timers, (deadline, slot, generation), in deadline order.
+    tw_fifo: VecDeque<(SimTime, u32, u32)>,
     /// Local ports each client host has in use toward the server, by parity.
     ports_in_use: FxHashMap<u32, [u32; 2]>,
 }
@@ -314,6 +366,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                 ),
                 round_robin: c.host_choice == crate::config::HostChoice::RoundRobin,
                 next_host: 0,
+                arrivals_left: c.max_connections.unwrap_or(u64::MAX),
             });
         }
         let mut attackers = Vec::new();
@@ -351,7 +404,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             bin: cfg.bin,
             queue,
             events: 0,
-            slots: Vec::new(),
+            slots: Slab::default(),
             free: Vec::new(),
             demux: FxHashMap::default(),
             plan,
@@ -391,6 +444,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             peak_slots: 0,
             listener_at_warmup: Default::default(),
             ports_in_use: FxHashMap::default(),
+            tw_fifo: VecDeque::new(),
         };
         world.schedule_workload();
         world
@@ -537,6 +591,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             Event::WarmupEnd => self.on_warmup_end(),
             Event::Sample => self.on_sample(),
             Event::Script { index } => self.on_script(index),
+            Event::TimeWaitSweep => self.on_time_wait_sweep(),
         }
     }
 
@@ -596,7 +651,34 @@ impl<Q: Scheduler<Event>> World<Q> {
         {
             s.queued = deadline;
             let generation = s.generation;
-            self.queue.push(deadline, Event::Timer { slot, generation });
+            // A fresh TIME-WAIT ends exactly TCP_TIMEWAIT_LEN from now, so
+            // these deadlines arrive in order: a FIFO holds them, with one
+            // queued sweep for its head, instead of a queue entry each.
+            let fresh_tw = s.tcb.timer_kind() == crate::tcp::TimerKind::TimeWait
+                && deadline == self.now + crate::tcp::params::TCP_TIMEWAIT_LEN
+                && self.tw_fifo.back().is_none_or(|b| b.0 <= deadline);
+            if fresh_tw {
+                if self.tw_fifo.is_empty() {
+                    self.queue.push(deadline, Event::TimeWaitSweep);
+                }
+                self.tw_fifo.push_back((deadline, slot, generation));
+            } else {
+                self.queue.push(deadline, Event::Timer { slot, generation });
+            }
+        }
+    }
+
+    /// Fires every FIFO'd TIME-WAIT timer that is due, then queues the next sweep.
+    fn on_time_wait_sweep(&mut self) {
+        self.events -= 1; // each expiry below counts as the event
+        while let Some(&(at, slot, generation)) = self.tw_fifo.front() {
+            if at > self.now {
+                self.queue.push(at, Event::TimeWaitSweep);
+                return;
+            }
+            self.tw_fifo.pop_front();
+            self.events += 1;
+            self.on_timer(slot, generation);
         }
     }
 
@@ -1238,10 +1320,12 @@ impl<Q: Scheduler<Event>> World<Q> {
     }
 
     fn on_client_arrival(&mut self, pop: u16) {
-        let p = &self.pops[pop as usize];
-        if self.now >= p.stop {
+        let p = &mut self.pops[pop as usize];
+        if self.now >= p.stop || p.arrivals_left == 0 {
             return;
         }
+        p.arrivals_left -= 1;
+        let p = &self.pops[pop as usize];
         let rate = p.rate.expect("open loop");
         let hosts = p.hosts;
         let host = if p.round_robin {

@@ -134,6 +134,7 @@ fn client() -> ClientConfig {
         linger_zero: false,
         handshake: Handshake::ThreeWay,
         host_choice: HostChoice::Random,
+        max_connections: None,
     }
 }
 
