@@ -152,6 +152,11 @@ impl Ports {
         choice
     }
 
+    /// How many ephemeral ports the range gives.
+    pub fn port_count(&self) -> u32 {
+        self.remaining
+    }
+
     /// The port the next connect() would take if every port were free.
     pub fn peek_port(&self, ip: u32, remote: SockAddr) -> u16 {
         match self.scan(ip, remote, [false; 2], |_| None, |_| None).0 {

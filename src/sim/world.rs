@@ -169,6 +169,12 @@ struct Population {
     next_host: u64,
     /// Open-loop arrivals left (u64::MAX: unlimited).
     arrivals_left: u64,
+    /// Per host: ports in use toward the server by parity, and TIME-WAIT
+    /// entries. Zeroed on first use (untouched pages cost nothing); the
+    /// TIME-WAIT count only when tcp_max_tw_buckets is below the port count
+    /// and so can bind.
+    port_counts: Vec<[u16; 2]>,
+    tw_counts: Vec<u32>,
 }
 
 struct Attacker {
@@ -183,6 +189,7 @@ struct Attacker {
     base: u32,
     salt: u64,
     ports: Ports,
+    port_counts: Vec<[u16; 2]>,
 }
 
 /// The server's ingress (`enqueue_to_backlog`): a FIFO of at most
@@ -277,7 +284,6 @@ pub struct World<Q: Scheduler<Event> = TimingWheel<Event>> {
     connect_time: Histogram,
     tw_client: Gauge,
     tw_server: Gauge,
-    tw_per_client_host: FxHashMap<u32, u32>,
     syn_recv: Gauge,
     accept_queue: Gauge,
     ingress_gauge: Gauge,
@@ -290,8 +296,6 @@ pub struct World<Q: Scheduler<Event> = TimingWheel<Event>> {
     listener_at_warmup: crate::tcp::ListenerCounters,
     /// Fresh TIME-WAIT timers, (deadline, slot, generation), in deadline order.
     tw_fifo: VecDeque<(SimTime, u32, u32)>,
-    /// Local ports each client host has in use toward the server, by parity.
-    ports_in_use: FxHashMap<u32, [u32; 2]>,
 }
 
 impl World<TimingWheel<Event>> {
@@ -367,6 +371,8 @@ impl<Q: Scheduler<Event>> World<Q> {
                 round_robin: c.host_choice == crate::config::HostChoice::RoundRobin,
                 next_host: 0,
                 arrivals_left: c.max_connections.unwrap_or(u64::MAX),
+                port_counts: Vec::new(),
+                tw_counts: Vec::new(),
             });
         }
         let mut attackers = Vec::new();
@@ -387,6 +393,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                 base,
                 salt: mix64(seed ^ (i as u64) << 48 ^ run),
                 ports: Ports::new([32768, 60999], crate::config::TwReuse::Off, true, 131_072),
+                port_counts: Vec::new(),
             });
         }
         let mut secrets = stream_rng(seed, run, Stream::Secrets);
@@ -432,7 +439,6 @@ impl<Q: Scheduler<Event>> World<Q> {
             connect_time: Histogram::default(),
             tw_client: Gauge::default(),
             tw_server: Gauge::default(),
-            tw_per_client_host: FxHashMap::default(),
             syn_recv: Gauge::default(),
             accept_queue: Gauge::default(),
             ingress_gauge: Gauge::default(),
@@ -443,7 +449,6 @@ impl<Q: Scheduler<Event>> World<Q> {
             traced_client: None,
             peak_slots: 0,
             listener_at_warmup: Default::default(),
-            ports_in_use: FxHashMap::default(),
             tw_fifo: VecDeque::new(),
         };
         world.schedule_workload();
@@ -603,6 +608,42 @@ impl<Q: Scheduler<Event>> World<Q> {
 
     // ----- slots ---------------------------------------------------------
 
+    /// A client host's tcp_max_tw_buckets and TIME-WAIT count, when that
+    /// limit can bind (it cannot above the host's port count: each entry
+    /// toward the one server holds a port).
+    fn tw_count(&mut self, ip: u32) -> Option<(u32, &mut u32)> {
+        let Origin::Population(p, h) = self.plan.origin(ip) else { return None };
+        let pop = &mut self.pops[p as usize];
+        let limit = pop.ports.max_tw_buckets;
+        if limit >= pop.ports.port_count() {
+            return None;
+        }
+        if pop.tw_counts.is_empty() {
+            pop.tw_counts = vec![0; pop.hosts as usize];
+        }
+        Some((limit, &mut pop.tw_counts[h as usize]))
+    }
+
+    /// The port counts of a client or attacking host (None for the server
+    /// and spoofed addresses).
+    fn port_counts(&mut self, ip: u32) -> Option<&mut [u16; 2]> {
+        let (table, hosts, index) = match self.plan.origin(ip) {
+            Origin::Population(p, h) => {
+                let pop = &mut self.pops[p as usize];
+                (&mut pop.port_counts, pop.hosts, h as usize)
+            }
+            Origin::AttackHosts(a) => {
+                let at = &mut self.attackers[a as usize];
+                (&mut at.port_counts, at.hosts, (ip - at.base) as usize)
+            }
+            _ => return None,
+        };
+        if table.is_empty() {
+            *table = vec![[0, 0]; hosts as usize];
+        }
+        table.get_mut(index)
+    }
+
     fn insert(&mut self, tcb: Tcb, role: Role) -> u32 {
         let key = (tcb.local, tcb.remote);
         let slot = match self.free.pop() {
@@ -620,8 +661,8 @@ impl<Q: Scheduler<Event>> World<Q> {
             }
         };
         self.demux.insert(key, slot);
-        if key.0.ip != SERVER.ip {
-            self.ports_in_use.entry(key.0.ip).or_insert([0, 0])[(key.0.port & 1) as usize] += 1;
+        if let Some(c) = self.port_counts(key.0.ip) {
+            c[(key.0.port & 1) as usize] += 1;
         }
         self.peak_slots = self.peak_slots.max(self.demux.len());
         slot
@@ -631,17 +672,12 @@ impl<Q: Scheduler<Event>> World<Q> {
         let s = &mut self.slots[slot as usize];
         self.demux.remove(&(s.tcb.local, s.tcb.remote));
         let (ip, parity) = (s.tcb.local.ip, (s.tcb.local.port & 1) as usize);
-        if ip != SERVER.ip
-            && let Some(n) = self.ports_in_use.get_mut(&ip)
-        {
-            n[parity] -= 1;
-            if *n == [0, 0] {
-                self.ports_in_use.remove(&ip);
-            }
-        }
         s.generation = s.generation.wrapping_add(1);
         s.queued = SimTime::MAX;
         self.free.push(slot);
+        if let Some(c) = self.port_counts(ip) {
+            c[parity] -= 1;
+        }
     }
 
     fn arm_timer(&mut self, slot: u32) {
@@ -1247,11 +1283,10 @@ impl<Q: Scheduler<Event>> World<Q> {
         let (limit, count) = if is_server {
             (self.server.tcp_max_tw_buckets, self.tw_server.value as u32)
         } else {
-            let limit = match self.plan.origin(ip) {
-                Origin::Population(p, _) => self.pops[p as usize].ports.max_tw_buckets,
-                _ => u32::MAX,
-            };
-            (limit, *self.tw_per_client_host.get(&ip).unwrap_or(&0))
+            match self.tw_count(ip) {
+                Some((limit, c)) => (limit, *c),
+                None => (u32::MAX, 0),
+            }
         };
         if count >= limit {
             self.slots[slot as usize].tcb.discard(now, CloseCause::Normal);
@@ -1266,7 +1301,9 @@ impl<Q: Scheduler<Event>> World<Q> {
             self.tw_server.add(now, 1);
             self.counters.time_wait_entered_server += self.measuring as u64;
         } else {
-            *self.tw_per_client_host.entry(ip).or_insert(0) += 1;
+            if let Some((_, c)) = self.tw_count(ip) {
+                *c += 1;
+            }
             self.tw_client.add(now, 1);
             self.counters.time_wait_entered_client += self.measuring as u64;
         }
@@ -1279,11 +1316,8 @@ impl<Q: Scheduler<Event>> World<Q> {
             self.tw_server.add(now, -1);
         } else {
             let ip = self.slots[slot as usize].tcb.local.ip;
-            if let Some(c) = self.tw_per_client_host.get_mut(&ip) {
+            if let Some((_, c)) = self.tw_count(ip) {
                 *c -= 1;
-                if *c == 0 {
-                    self.tw_per_client_host.remove(&ip);
-                }
             }
             self.tw_client.add(now, -1);
         }
@@ -1350,7 +1384,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             self.counters.tcp_active_opens += 1;
         }
         let ip = self.pops[pop as usize].base + host;
-        let in_use = self.ports_in_use.get(&ip).copied().unwrap_or([0, 0]);
+        let in_use = self.port_counts(ip).map(|c| [c[0] as u32, c[1] as u32]).unwrap_or([0, 0]);
         let choice = {
             let demux = &self.demux;
             let slots = &self.slots;
@@ -1516,7 +1550,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             AttackKind::ConnectFlood => {
                 let ip = a.base + self.rng_attack.random_range(0..a.hosts) as u32;
                 let p = TcpParams::default();
-                let in_use = self.ports_in_use.get(&ip).copied().unwrap_or([0, 0]);
+                let in_use = self.port_counts(ip).map(|c| [c[0] as u32, c[1] as u32]).unwrap_or([0, 0]);
                 let choice = {
                     let demux = &self.demux;
                     let slots = &self.slots;
