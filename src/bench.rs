@@ -233,10 +233,19 @@ pub fn run_all(quick: bool, json_out: bool) -> Result<()> {
     result.insert("sweep_efficiency".into(), json!(efficiency));
     result.insert("sweep_runs_per_sec".into(), all["runs_per_sec"].clone());
     result.insert("sweep_cores".into(), json!(cores));
+    // What each kind of entry costs in the model, before allocator and
+    // hash-table slack (the 10M-host figure above includes those).
+    let slot = crate::sim::world::SLOT_BYTES;
+    let demux = 2 * std::mem::size_of::<crate::tcp::SockAddr>() + 4 + 1;
+    let wheel_entry = std::mem::size_of::<Event>() + 8;
     let sizes = json!({
         "event_bytes": std::mem::size_of::<Event>(),
         "tcb_bytes": std::mem::size_of::<crate::tcp::Tcb>(),
         "segment_bytes": std::mem::size_of::<crate::tcp::Segment>(),
+        "connection_bytes": slot + demux + wheel_entry,
+        "half_open_entry_bytes": slot + demux + wheel_entry,
+        "time_wait_entry_bytes": slot + demux + 16,
+        "linux_time_wait_entry_bytes": crate::sim::outcome::TIME_WAIT_ENTRY_BYTES,
     });
     say(format!("sizes: {sizes}"));
     result.insert("sizes".into(), sizes);

@@ -93,6 +93,9 @@ enum Role {
 const NO_POP: u16 = u16::MAX;
 const NO_USER: u32 = u32::MAX;
 
+/// Bytes of one connection slot (its TCB, role and timer bookkeeping).
+pub const SLOT_BYTES: usize = std::mem::size_of::<Slot>();
+
 struct Slot {
     tcb: Tcb,
     role: Role,
