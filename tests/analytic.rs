@@ -262,3 +262,22 @@ fn tw_buckets_cap_time_wait_exactly() {
         "{entered} + {overflow} vs {closed_by_server}"
     );
 }
+
+/// When the server closes first, one client host cycling through its ports
+/// soon sends a SYN for a 4-tuple the server still holds in TIME-WAIT. Linux
+/// accepts it when its sequence number or timestamp is newer (`TCP_TW_SYN`,
+/// `tcp_timewait_state_process`): the clients' timestamps always are, so
+/// every such SYN reopens the 4-tuple and no connection fails.
+#[test]
+fn a_syn_for_a_server_time_wait_4_tuple_reopens_it() {
+    let o = run(&churn(600.0, 1, "closer = \"server\"", 150, 150), 1);
+    assert!(
+        metric(&o, "time_wait_reopened_server") > 10_000.0,
+        "{}",
+        metric(&o, "time_wait_reopened_server")
+    );
+    assert_eq!(metric(&o, "failed_no_port") + metric(&o, "failed_timeout") + metric(&o, "failed_reset"), 0.0);
+    assert_eq!(metric(&o, "time_wait_peak_client"), 0.0);
+    // The server's TIME-WAIT count is bounded by the 4-tuples one host can use.
+    assert!(metric(&o, "time_wait_peak_server") <= 28232.0);
+}

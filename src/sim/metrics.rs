@@ -174,6 +174,8 @@ pub struct Counters {
     pub abort_on_linger: u64,
     /// Server TIME-WAIT entries that ran their full length (TcpExtTW).
     pub time_wait_expired_server: u64,
+    /// New SYNs that reopened a server TIME-WAIT 4-tuple (`TCP_TW_SYN`).
+    pub time_wait_reopened_server: u64,
     /// Two-way ablation: connections the server established that the
     /// client never wanted, and what they cost.
     pub unwanted_established: u64,

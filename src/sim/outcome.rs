@@ -92,6 +92,7 @@ impl RunOutcome {
             ("TcpExtSyncookiesFailed", l.syncookies_failed as f64),
             ("TcpExtTCPSynRetrans", l.synack_retrans as f64),
             ("TcpExtTW", c.time_wait_expired_server as f64),
+            ("time_wait_reopened_server", c.time_wait_reopened_server as f64),
             ("TcpExtTCPTimeWaitOverflow", c.tw_overflow_server as f64),
             ("TcpExtTCPAbortOnData", c.abort_on_linger as f64),
             ("unwanted_established", c.unwanted_established as f64),

@@ -100,6 +100,8 @@ struct Slot {
     tcb: Tcb,
     role: Role,
     generation: u32,
+    /// The peer connection's slot + 1, learned from its segments (0: unknown).
+    peer: u32,
     /// Deadline of the timer event in the queue for this slot.
     queued: SimTime,
 }
@@ -654,12 +656,13 @@ impl<Q: Scheduler<Event>> World<Q> {
                 let s = &mut self.slots[i as usize];
                 s.tcb = tcb;
                 s.role = role;
+                s.peer = 0;
                 s.generation = s.generation.wrapping_add(1);
                 s.queued = SimTime::MAX;
                 i
             }
             None => {
-                self.slots.push(Slot { tcb, role, generation: 0, queued: SimTime::MAX });
+                self.slots.push(Slot { tcb, role, generation: 0, peer: 0, queued: SimTime::MAX });
                 (self.slots.len() - 1) as u32
             }
         };
@@ -681,6 +684,22 @@ impl<Q: Scheduler<Event>> World<Q> {
         if let Some(c) = self.port_counts(ip) {
             c[parity] -= 1;
         }
+    }
+
+    /// The connection a segment is for: its hint when the hinted slot holds
+    /// that 4-tuple alive, else the 4-tuple map (the same answer, slower).
+    /// Learns the sender's slot for the replies.
+    fn lookup(&mut self, seg: &Segment) -> Option<u32> {
+        let hinted = seg.dst_slot.checked_sub(1).filter(|&h| {
+            self.slots.get(h as usize).is_some_and(|s| {
+                s.tcb.local == seg.dst && s.tcb.remote == seg.src && s.tcb.state != State::Closed
+            })
+        });
+        let slot = hinted.or_else(|| self.demux.get(&(seg.dst, seg.src)).copied())?;
+        if seg.src_slot != 0 {
+            self.slots[slot as usize].peer = seg.src_slot;
+        }
+        Some(slot)
     }
 
     fn arm_timer(&mut self, slot: u32) {
@@ -772,7 +791,11 @@ impl<Q: Scheduler<Event>> World<Q> {
     /// After a TCB call: send what it produced, react to its state change,
     /// release it if closed, re-arm its timer.
     fn settle(&mut self, slot: u32, before: State) {
-        let local = self.slots[slot as usize].tcb.local;
+        let (local, peer) = (self.slots[slot as usize].tcb.local, self.slots[slot as usize].peer);
+        for seg in self.out.iter_mut() {
+            seg.src_slot = slot + 1;
+            seg.dst_slot = peer;
+        }
         self.flush(self.side_of(local.ip));
         let after = self.slots[slot as usize].tcb.state;
         if before != after {
@@ -891,9 +914,8 @@ impl<Q: Scheduler<Event>> World<Q> {
         if seg.flags.syn() && !seg.flags.ack() && !matches!(origin, Origin::Population(..)) {
             self.counters.attack_syns += self.measuring as u64;
         }
-        let key = (seg.dst, seg.src);
         let before_state = self.state_at(seg.dst, seg.src);
-        if let Some(&slot) = self.demux.get(&key) {
+        if let Some(slot) = self.lookup(&seg) {
             self.server_segment_for_slot(slot, seg, pop, before_state);
         } else if seg.dst.port == SERVER.port {
             self.listener_segment(seg, pop, None, before_state);
@@ -957,6 +979,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             }
             Disposition::ReopenFromTimeWait { isn } => {
                 // TIME-WAIT gives way to the new SYN (`TCP_TW_SYN`).
+                self.counters.time_wait_reopened_server += self.measuring as u64;
                 self.on_transition(slot, before, State::Closed);
                 self.release(slot);
                 self.listener_segment(seg, pop, Some(isn), before_state);
@@ -988,6 +1011,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                     };
                     let after = tcb.state;
                     let slot = self.insert(tcb, role);
+                    self.slots[slot as usize].peer = seg.src_slot;
                     self.record(
                         Side::Server,
                         RecordKind::Received,
@@ -1041,6 +1065,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                 let role =
                     Role::ServerChild { pop, accepted: false, confirmed: true, created: self.now, sent: 0 };
                 let slot = self.insert(tcb, role);
+                self.slots[slot as usize].peer = seg.src_slot;
                 self.settle(slot, state);
                 if self.slots[slot as usize].generation != u32::MAX
                     && self.demux.contains_key(&(seg.dst, seg.src))
@@ -1144,10 +1169,9 @@ impl<Q: Scheduler<Event>> World<Q> {
     // ----- hosts other than the server ------------------------------------
 
     fn host_receive(&mut self, seg: Segment) {
-        let key = (seg.dst, seg.src);
         let side = self.side_of(seg.dst.ip);
         let before_state = self.state_at(seg.dst, seg.src);
-        if let Some(&slot) = self.demux.get(&key) {
+        if let Some(slot) = self.lookup(&seg) {
             let p = self.params_for(self.slots[slot as usize].role);
             let s = &mut self.slots[slot as usize];
             let before = s.tcb.state;

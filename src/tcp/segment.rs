@@ -118,6 +118,12 @@ pub struct Segment {
     /// MSS option, on SYN and SYN-ACK only; 0 when absent.
     pub mss: u16,
     pub flags: Flags,
+    /// Simulation hints, not on the wire: the sending connection's slot
+    /// and the slot it believes the receiver's connection has (index + 1;
+    /// 0 none), so delivery usually needs no 4-tuple lookup. The receiver
+    /// checks the 4-tuple before trusting a hint.
+    pub src_slot: u32,
+    pub dst_slot: u32,
 }
 
 impl Segment {
