@@ -212,6 +212,12 @@ struct Path {
     delay: DelaySampler,
 }
 
+/// The 4-tuple map's key: (local, remote) packed into 12 bytes, so an
+/// entry with its value takes 16 and hashes in two rounds, not four.
+fn tuple(local: SockAddr, remote: SockAddr) -> (u64, u32) {
+    ((local.ip as u64) << 32 | (local.port as u64) << 16 | remote.port as u64, remote.ip)
+}
+
 /// The time series a run records, one row per bin.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Series {
@@ -263,7 +269,7 @@ pub struct World<Q: Scheduler<Event> = TimingWheel<Event>> {
     slots: Slab,
     free: Vec<u32>,
     /// (local, remote) -> slot.
-    demux: FxHashMap<(SockAddr, SockAddr), u32>,
+    demux: FxHashMap<(u64, u32), u32>,
     plan: AddressPlan,
     pops: Vec<Population>,
     attackers: Vec<Attacker>,
@@ -552,7 +558,7 @@ impl<Q: Scheduler<Event>> World<Q> {
     /// None when not tracing: the lookup is only for the ladder.
     fn state_at(&self, local: SockAddr, remote: SockAddr) -> Option<State> {
         self.trace.as_ref()?;
-        match self.demux.get(&(local, remote)) {
+        match self.demux.get(&tuple(local, remote)) {
             Some(&s) => Some(self.slots[s as usize].tcb.state),
             None if local == SERVER => Some(State::Listen),
             None => Some(State::Closed),
@@ -666,7 +672,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.demux.insert(key, slot);
+        self.demux.insert(tuple(key.0, key.1), slot);
         if let Some(c) = self.port_counts(key.0.ip) {
             c[(key.0.port & 1) as usize] += 1;
         }
@@ -676,7 +682,7 @@ impl<Q: Scheduler<Event>> World<Q> {
 
     fn release(&mut self, slot: u32) {
         let s = &mut self.slots[slot as usize];
-        self.demux.remove(&(s.tcb.local, s.tcb.remote));
+        self.demux.remove(&tuple(s.tcb.local, s.tcb.remote));
         let (ip, parity) = (s.tcb.local.ip, (s.tcb.local.port & 1) as usize);
         s.generation = s.generation.wrapping_add(1);
         s.queued = SimTime::MAX;
@@ -695,7 +701,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                 s.tcb.local == seg.dst && s.tcb.remote == seg.src && s.tcb.state != State::Closed
             })
         });
-        let slot = hinted.or_else(|| self.demux.get(&(seg.dst, seg.src)).copied())?;
+        let slot = hinted.or_else(|| self.demux.get(&tuple(seg.dst, seg.src)).copied())?;
         if seg.src_slot != 0 {
             self.slots[slot as usize].peer = seg.src_slot;
         }
@@ -1068,7 +1074,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                 self.slots[slot as usize].peer = seg.src_slot;
                 self.settle(slot, state);
                 if self.slots[slot as usize].generation != u32::MAX
-                    && self.demux.contains_key(&(seg.dst, seg.src))
+                    && self.demux.contains_key(&tuple(seg.dst, seg.src))
                 {
                     self.enqueue_accept(slot);
                 }
@@ -1151,9 +1157,19 @@ impl<Q: Scheduler<Event>> World<Q> {
             self.queue.push(self.now + self.server.close_delay, Event::AppClose { slot, generation });
             return;
         }
-        // Who closes first was decided by the client when it connected.
+        // Who closes first was decided by the client when it connected
+        // (found through the peer hint, or the 4-tuple map).
+        let peer = self.slots[slot as usize].peer;
+        let client = peer
+            .checked_sub(1)
+            .filter(|&c| {
+                self.slots.get(c as usize).is_some_and(|s| {
+                    s.tcb.local == remote && s.tcb.remote == local && s.tcb.state != State::Closed
+                })
+            })
+            .or_else(|| self.demux.get(&tuple(remote, local)).copied());
         if pop != NO_POP
-            && let Some(&client) = self.demux.get(&(remote, local))
+            && let Some(client) = client
             && let Role::Client { closes_first: false, .. } = self.slots[client as usize].role
         {
             let hold = self.pops[pop as usize].hold;
@@ -1416,7 +1432,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             let demux = &self.demux;
             let slots = &self.slots;
             self.pops[pop as usize].ports.choose(now, ip, SERVER, in_use, &mut self.rng_ports, |local| {
-                demux.get(&(local, SERVER)).map(|&s| &slots[s as usize].tcb)
+                demux.get(&tuple(local, SERVER)).map(|&s| &slots[s as usize].tcb)
             })
         };
         let (port, isn) = match choice {
@@ -1424,7 +1440,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             PortChoice::ReuseTimeWait(port, isn) => {
                 // `tcp_twsk_unique`: the TIME-WAIT entry gives way.
                 let key = (SockAddr::new(ip, port), SERVER);
-                let slot = self.demux[&key];
+                let slot = self.demux[&tuple(key.0, key.1)];
                 self.slots[slot as usize].tcb.discard(now, CloseCause::Normal);
                 let note = "tcp_tw_reuse: the TIME-WAIT 4-tuple is taken over".to_string();
                 self.record(
@@ -1587,7 +1603,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                         SERVER,
                         in_use,
                         &mut self.rng_ports,
-                        |local| demux.get(&(local, SERVER)).map(|&s| &slots[s as usize].tcb),
+                        |local| demux.get(&tuple(local, SERVER)).map(|&s| &slots[s as usize].tcb),
                     )
                 };
                 let PortChoice::Free(port) = choice else { return };
@@ -1746,7 +1762,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             Side::Client => (client, SERVER),
             _ => (SERVER, client),
         };
-        self.demux.get(&key).copied()
+        self.demux.get(&tuple(key.0, key.1)).copied()
     }
 
     /// The traced connection's state on each side (client, server).

@@ -404,15 +404,7 @@ impl Tcb {
         // First: the ACK must acknowledge our SYN, else it is from an old
         // incarnation: answer RST <SEQ=SEG.ACK> (unless it is one) and stay.
         if f.ack() && (seq_le(seg.ack, self.iss) || seq_gt(seg.ack, self.snd_nxt)) {
-            if !f.rst() {
-                out.push(Segment {
-                    src: self.local,
-                    dst: self.remote,
-                    seq: seg.ack,
-                    flags: Flags::RST,
-                    ..Default::default()
-                });
-            }
+            out.extend(reset_for(seg));
             return;
         }
         if f.rst() {
@@ -524,13 +516,8 @@ impl Tcb {
                 self.retransmits = 0;
                 self.disarm();
             } else {
-                out.push(Segment {
-                    src: self.local,
-                    dst: self.remote,
-                    seq: seg.ack,
-                    flags: Flags::RST,
-                    ..Default::default()
-                });
+                // An unacceptable ACK: RST <SEQ=SEG.ACK>.
+                out.extend(reset_for(seg));
                 return;
             }
         } else if seq_gt(seg.ack, self.snd_nxt) {
