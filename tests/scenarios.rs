@@ -721,3 +721,27 @@ fn extra_drop_rules_compose_with_a_scenario() {
     // The third SYN-ACK (the answer to the duplicate SYN) still gets through.
     assert_eq!(states(&t, Side::Client)[1], "1020 SYN-SENT->ESTABLISHED");
 }
+
+/// The ablation's cost, counted: one connection nobody wanted, its SYN-ACK
+/// and its data wasted, established 20 ms until the client's RST.
+#[test]
+fn two_way_handshake_counts_the_unwanted_connection() {
+    let setup = synsim::trace::scenarios::setup("old-duplicate-syn-two-way").unwrap();
+    let mut world = synsim::sim::World::new(&setup.config, 1, 0);
+    world.set_drop_rules(setup.rules);
+    for (at, action) in setup.script {
+        world.script(at, action);
+    }
+    let o = world.run();
+    assert_eq!(o.counters.unwanted_established, 1);
+    assert_eq!(o.counters.unwanted_segments, 2);
+    assert_eq!(o.counters.unwanted_established_ns, 20_000_000);
+    // The three-way handshake wastes nothing on the same old SYN.
+    let setup = synsim::trace::scenarios::setup("old-duplicate-syn").unwrap();
+    let mut world = synsim::sim::World::new(&setup.config, 1, 0);
+    world.set_drop_rules(setup.rules);
+    for (at, action) in setup.script {
+        world.script(at, action);
+    }
+    assert_eq!(world.run().counters.unwanted_established, 0);
+}

@@ -802,6 +802,9 @@ impl<Q: Scheduler<Event>> World<Q> {
             seg.src_slot = slot + 1;
             seg.dst_slot = peer;
         }
+        if let Role::ServerChild { sent, .. } = &mut self.slots[slot as usize].role {
+            *sent += self.out.len() as u32;
+        }
         self.flush(self.side_of(local.ip));
         let after = self.slots[slot as usize].tcb.state;
         if before != after {
@@ -1010,7 +1013,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                             accepted: false,
                             confirmed: false,
                             created: self.now,
-                            sent: 1,
+                            sent: 0,
                         }
                     } else {
                         Role::Request { pop }
@@ -1072,10 +1075,10 @@ impl<Q: Scheduler<Event>> World<Q> {
                     Role::ServerChild { pop, accepted: false, confirmed: true, created: self.now, sent: 0 };
                 let slot = self.insert(tcb, role);
                 self.slots[slot as usize].peer = seg.src_slot;
+                let generation = self.slots[slot as usize].generation;
                 self.settle(slot, state);
-                if self.slots[slot as usize].generation != u32::MAX
-                    && self.demux.contains_key(&tuple(seg.dst, seg.src))
-                {
+                // The cookie ACK may have carried an RST or FIN that ended it already.
+                if self.live(slot, generation) {
                     self.enqueue_accept(slot);
                 }
             }
