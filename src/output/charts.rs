@@ -95,6 +95,12 @@ where
     let log_x = spec.log_x;
     let x_fmt = move |v: &f64| {
         let x = if log_x { 10f64.powf(*v) } else { *v };
+        if log_x && x > 0.0 {
+            // Two significant digits: 3.2, 32, 320, 3200.
+            let magnitude = 10f64.powi(x.log10().floor() as i32 - 1);
+            let r = (x / magnitude).round() * magnitude;
+            return if r >= 1.0 { format!("{}", r.round()) } else { format!("{r:.2}") };
+        }
         if x.abs() >= 1e4 || (x != 0.0 && x.abs() < 1e-2) {
             format!("{x:.1e}")
         } else {
@@ -302,15 +308,16 @@ pub fn draw_all(results: &Results, dir: &Path) -> Result<Vec<Chart>> {
             if total == 0 {
                 continue;
             }
+            // A staircase: the share stays flat until the next bucket's bound.
             let mut seen = 0;
-            let points = hist
-                .iter()
-                .map(|&(le, c)| {
-                    seen += c;
-                    let p = seen as f64 / total as f64;
-                    (le, p, p, p)
-                })
-                .collect();
+            let mut points = Vec::with_capacity(2 * hist.len());
+            for &(le, c) in &hist {
+                let before = seen as f64 / total as f64;
+                seen += c;
+                let after = seen as f64 / total as f64;
+                points.push((le, before, before, before));
+                points.push((le, after, after, after));
+            }
             curves.push(Curve { name: l.name.clone(), points });
         }
         if !curves.is_empty() {
