@@ -44,8 +44,8 @@ fn check_pcap(name: &str, tap: Side) {
         let Some(etherparse::NetSlice::Ipv4(ip)) = p.net else { panic!("{name}: not IPv4") };
         let ip_header = ip.header().to_header();
         assert_eq!(ip_header.header_checksum, ip_header.calc_header_checksum(), "{name}: IPv4 checksum");
-        assert_eq!(u32::from_be_bytes(ip_header.source), seg.src.ip);
-        assert_eq!(u32::from_be_bytes(ip_header.destination), seg.dst.ip);
+        assert_eq!(u32::from_be_bytes(ip_header.source), { seg.src.ip });
+        assert_eq!(u32::from_be_bytes(ip_header.destination), { seg.dst.ip });
         let Some(TransportSlice::Tcp(tcp)) = p.transport else { panic!("{name}: not TCP") };
         let computed = tcp.to_header().calc_checksum_ipv4(&ip_header, tcp.payload()).unwrap();
         assert_eq!(tcp.checksum(), computed, "{name}: TCP checksum");

@@ -1812,3 +1812,14 @@ fn timer_name(tcb: &Tcb) -> &'static str {
         (TimerKind::None, _) => "timer",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_stay_within_48_bytes() {
+        // DESIGN.md's budget: events are small and Copy.
+        assert!(std::mem::size_of::<Event>() <= 48, "{}", std::mem::size_of::<Event>());
+    }
+}

@@ -4,8 +4,10 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 
-/// An IPv4 address and port.
+/// An IPv4 address and port. Packed to 6 bytes so a segment, and the event
+/// that carries it, stay small (DESIGN.md: events of at most 48 bytes).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[repr(C, packed(2))]
 pub struct SockAddr {
     pub ip: u32,
     pub port: u16,
@@ -22,7 +24,8 @@ impl SockAddr {
 
 impl fmt::Display for SockAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.ipv4(), self.port)
+        let port = self.port;
+        write!(f, "{}:{port}", self.ipv4())
     }
 }
 
@@ -192,6 +195,12 @@ impl SegmentKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_segment_fits_a_48_byte_event() {
+        assert_eq!(std::mem::size_of::<SockAddr>(), 6);
+        assert!(std::mem::size_of::<Segment>() <= 44, "{}", std::mem::size_of::<Segment>());
+    }
 
     #[test]
     fn syn_and_fin_consume_one_sequence_number_pure_ack_none() {
