@@ -329,16 +329,9 @@ fn params_from_server(s: &ServerConfig) -> TcpParams {
 }
 
 fn interval(rate: Option<f64>) -> Option<SimDuration> {
-    rate.map(|r| if r > 0.0 { SimDuration::from_secs_f64(1.0 / r).max_ns(1) } else { SimDuration(u64::MAX) })
-}
-
-trait AtLeast {
-    fn max_ns(self, ns: u64) -> Self;
-}
-impl AtLeast for SimDuration {
-    fn max_ns(self, ns: u64) -> Self {
-        SimDuration(self.0.max(ns))
-    }
+    rate.map(|r| {
+        if r > 0.0 { SimDuration::from_secs_f64(1.0 / r).max(SimDuration(1)) } else { SimDuration(u64::MAX) }
+    })
 }
 
 impl<Q: Scheduler<Event>> World<Q> {
@@ -480,7 +473,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             for user in 0..users {
                 // Stagger the users' first connections over one think time
                 // (or 1 s), so a closed loop does not start as one burst.
-                let spread = self.pops[p].think.max_ns(1_000_000_000).0;
+                let spread = self.pops[p].think.max(SimDuration(1_000_000_000)).0;
                 let at = start + SimDuration(self.rng_arrivals.random_range(0..spread));
                 self.queue.push(at, Event::UserConnect { pop: p as u16, user: user as u32 });
             }
@@ -495,7 +488,7 @@ impl<Q: Scheduler<Event>> World<Q> {
 
     fn next_gap(&mut self, rate: f64) -> SimDuration {
         let exp = Exp::new(rate).expect("validated rate");
-        SimDuration::from_secs_f64(exp.sample(&mut self.rng_arrivals)).max_ns(1)
+        SimDuration::from_secs_f64(exp.sample(&mut self.rng_arrivals)).max(SimDuration(1))
     }
 
     // ----- tracing -------------------------------------------------------
@@ -1550,7 +1543,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                     SimDuration::from_secs_f64(Exp::new(rate).expect("positive").sample(&mut self.rng_attack))
                 }
             };
-            now + gap.max_ns(1)
+            now + gap.max(SimDuration(1))
         };
         if next < SimTime::MAX {
             self.queue.push(next, Event::Attack { attacker: index });
