@@ -1090,10 +1090,9 @@ impl<Q: Scheduler<Event>> World<Q> {
             return;
         }
         match self.accept_interval {
-            None => {
-                self.accept_pending = true;
-                self.queue.push(self.now, Event::AcceptTick);
-            }
+            // An application that accepts at once takes the connection now:
+            // no event needed (callers have settled the connection first).
+            None => self.on_accept_tick(),
             Some(iv) if iv.0 == u64::MAX => {} // accept_rate = 0: never
             Some(iv) => {
                 self.accept_pending = true;
