@@ -56,8 +56,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub shard_count: Option<u32>,
     /// Continue an interrupted run from the runs it finished.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "fresh")]
     pub resume: bool,
+    /// Start over, discarding the finished runs of an interrupted run.
+    #[arg(long)]
+    pub fresh: bool,
     /// Progress on stderr.
     #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
     pub progress: ProgressArg,
@@ -171,6 +174,7 @@ fn run_study(args: RunArgs) -> Result<()> {
         threads: args.threads,
         shard,
         resume: args.resume,
+        fresh: args.fresh,
         progress: match args.progress {
             ProgressArg::Auto => Progress::Auto,
             ProgressArg::Bar => Progress::Bar,

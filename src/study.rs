@@ -81,6 +81,9 @@ pub struct RunOptions {
     pub threads: Option<usize>,
     pub shard: Option<Shard>,
     pub resume: bool,
+    /// Discard the finished runs of an interrupted study (without it, a
+    /// study that would throw them away refuses to start).
+    pub fresh: bool,
     pub progress: Progress,
     /// False: wall-clock figures are written as 0, so whole folders repeat
     /// byte for byte.
@@ -89,7 +92,14 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { threads: None, shard: None, resume: false, progress: Progress::Auto, wall_clock: true }
+        RunOptions {
+            threads: None,
+            shard: None,
+            resume: false,
+            fresh: false,
+            progress: Progress::Auto,
+            wall_clock: true,
+        }
     }
 }
 
@@ -209,6 +219,15 @@ pub fn execute(exp: &Experiment, out: &Path, opts: &RunOptions) -> Result<StudyS
         }
     } else {
         if partial.exists() {
+            let finished = std::fs::read_to_string(&journal)
+                .map(|j| j.lines().filter(|l| serde_json::from_str::<RunRecord>(l).is_ok()).count())
+                .unwrap_or(0);
+            if finished > 0 && !opts.fresh {
+                bail!(
+                    "{} holds {finished} finished runs of an interrupted study: --resume continues it, --fresh discards them",
+                    partial.display()
+                );
+            }
             std::fs::remove_dir_all(&partial).with_context(|| format!("clearing {}", partial.display()))?;
         }
         std::fs::create_dir_all(&partial).with_context(|| format!("creating {}", partial.display()))?;

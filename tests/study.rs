@@ -154,9 +154,17 @@ fn an_interrupted_study_resumes_to_the_same_folder() {
     journal += "{\"run\": 7, \"poi";
     std::fs::write(partial.join("runs.jsonl"), journal).unwrap();
     assert!(!dir.join("again").exists(), "nothing looks complete before the end");
+    // Without --resume the finished runs are not thrown away silently.
+    let err = study::execute(&exp, &dir.join("again"), &opts(2)).unwrap_err().to_string();
+    assert!(err.contains("holds 5 finished runs") && err.contains("--resume"), "{err}");
     let summary = study::execute(&exp, &dir.join("again"), &RunOptions { resume: true, ..opts(2) }).unwrap();
     assert_eq!(summary.resumed, 5);
     assert_same_folders(&dir.join("whole"), &dir.join("again"));
+    // --fresh starts over and gives the same folder too.
+    std::fs::create_dir_all(dir.join("fresh.partial")).unwrap();
+    std::fs::write(dir.join("fresh.partial/runs.jsonl"), "{}\n").unwrap();
+    study::execute(&exp, &dir.join("fresh"), &RunOptions { fresh: true, ..opts(2) }).unwrap();
+    assert_same_folders(&dir.join("whole"), &dir.join("fresh"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
