@@ -107,11 +107,12 @@ impl<E> Scheduler<E> for TimingWheel<E> {
                 self.len -= 1;
                 return Some((SimTime(at), event));
             }
-            // Move to the start of that slot's range and cascade it.
-            let shift = BITS as usize * level;
-            let high_mask = if shift + BITS as usize >= 64 { 0 } else { u64::MAX << (shift + BITS as usize) };
-            self.elapsed = (self.elapsed & high_mask) | ((slot as u64) << shift);
+            // Move to the earliest event of that slot (nothing is pending
+            // before it: lower levels are empty) and cascade the slot: the
+            // earliest events land straight in level 0, the rest as close
+            // to it as their distance allows.
             let l = &mut self.levels[level];
+            self.elapsed = l.slots[slot].iter().map(|e| e.0).min().expect("occupied slot");
             l.occupied &= !(1 << slot);
             // Cascading only ever inserts lower, never into this slot: drain
             // it in place and give the buffer back, keeping a modest
