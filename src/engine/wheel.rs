@@ -29,6 +29,8 @@ struct Level<E> {
 pub struct TimingWheel<E> {
     /// The time of the last pop: nothing may be pushed earlier.
     elapsed: u64,
+    /// Bit L set when level L holds an event.
+    levels_occupied: u16,
     levels: Vec<Level<E>>,
     len: usize,
 }
@@ -37,6 +39,7 @@ impl<E> Default for TimingWheel<E> {
     fn default() -> Self {
         TimingWheel {
             elapsed: 0,
+            levels_occupied: 0,
             levels: (0..LEVELS)
                 .map(|_| Level { occupied: 0, slots: (0..SLOTS).map(|_| VecDeque::new()).collect() })
                 .collect(),
@@ -66,24 +69,24 @@ impl<E> TimingWheel<E> {
         let l = &mut self.levels[level];
         l.occupied |= 1 << slot;
         l.slots[slot].push_back((at, event));
+        self.levels_occupied |= 1 << level;
     }
 
     /// The lowest occupied level and its next occupied slot (at level 0
     /// the current slot counts; above it, only later slots can be occupied).
     fn next_slot(&self) -> Option<(usize, usize)> {
-        for (level, l) in self.levels.iter().enumerate() {
-            if l.occupied == 0 {
-                continue;
-            }
+        if self.levels_occupied == 0 {
+            return None;
+        }
+        let level = self.levels_occupied.trailing_zeros() as usize;
+        let occupied = self.levels[level].occupied;
+        // Occupied slots never lie behind the clock, so the lowest one is next.
+        debug_assert!({
             let current = slot_for(self.elapsed, level) as u32;
             let from = if level == 0 { current } else { current + 1 };
-            let mask = if from >= 64 { 0 } else { l.occupied & (u64::MAX << from) };
-            debug_assert!(mask == l.occupied, "an occupied slot lies in the past");
-            if mask != 0 {
-                return Some((level, mask.trailing_zeros() as usize));
-            }
-        }
-        None
+            from < 64 && occupied & (u64::MAX << from) == occupied
+        });
+        Some((level, occupied.trailing_zeros() as usize))
     }
 }
 
@@ -102,6 +105,9 @@ impl<E> Scheduler<E> for TimingWheel<E> {
                 let (at, event) = l.slots[slot].pop_front().expect("occupied slot");
                 if l.slots[slot].is_empty() {
                     l.occupied &= !(1 << slot);
+                    if l.occupied == 0 {
+                        self.levels_occupied &= !1;
+                    }
                 }
                 self.elapsed = at;
                 self.len -= 1;
@@ -114,6 +120,9 @@ impl<E> Scheduler<E> for TimingWheel<E> {
             let l = &mut self.levels[level];
             self.elapsed = l.slots[slot].iter().map(|e| e.0).min().expect("occupied slot");
             l.occupied &= !(1 << slot);
+            if l.occupied == 0 {
+                self.levels_occupied &= !(1 << level);
+            }
             // Cascading only ever inserts lower, never into this slot: drain
             // it in place and give the buffer back, keeping a modest
             // capacity (no allocation churn, no memory hoarded by a slot that
