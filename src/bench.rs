@@ -116,13 +116,21 @@ pub fn part(name: &str) -> Result<Value> {
             json!({ "ns_per_op": median(reps), "peak_rss_bytes": peak_rss_bytes() })
         }
         ["flood", queue] => {
+            // The median of three runs: one run is under a second.
             let cfg = flood_config()?;
-            let (o, wall) = match *queue {
-                "heap" => run_world(&cfg, HeapQueue::new()),
-                "priority-queue" => run_world(&cfg, PriorityQueueScheduler::new()),
-                _ => run_world(&cfg, TimingWheel::new()),
-            };
-            json!({ "events": o.events, "wall_s": wall, "events_per_sec": o.events as f64 / wall, "peak_rss_bytes": peak_rss_bytes() })
+            let mut runs: Vec<(u64, f64)> = (0..3)
+                .map(|_| {
+                    let (o, wall) = match *queue {
+                        "heap" => run_world(&cfg, HeapQueue::new()),
+                        "priority-queue" => run_world(&cfg, PriorityQueueScheduler::new()),
+                        _ => run_world(&cfg, TimingWheel::new()),
+                    };
+                    (o.events, wall)
+                })
+                .collect();
+            runs.sort_by(|a, b| a.1.total_cmp(&b.1));
+            let (events, wall) = runs[1];
+            json!({ "events": events, "wall_s": wall, "events_per_sec": events as f64 / wall, "peak_rss_bytes": peak_rss_bytes() })
         }
         ["hosts", n, queue] => {
             let cfg = hosts_config(n.parse()?);
