@@ -65,6 +65,10 @@ pub struct ListenerCounters {
     pub syncookies_sent: u64,
     pub syncookies_recv: u64,
     pub syncookies_failed: u64,
+    /// Connections rebuilt from a cookie whose ACK carried no timestamp:
+    /// window scaling and SACK, which only a timestamp can carry through a
+    /// cookie (`cookie_timestamp_decode`), are lost on them.
+    pub syncookies_without_options: u64,
     /// SYNs dropped by the last-quarter rule (counted in listen_drops too).
     pub unproven_drops: u64,
     /// SYN-ACK retransmissions (the server's share of TcpExtTCPSynRetrans).
@@ -352,6 +356,9 @@ impl<T> Listener<T> {
                         out.extend(reset_for(seg));
                     }
                     return None;
+                }
+                if seg.tsval == 0 {
+                    self.counters.syncookies_without_options += 1;
                 }
                 let mut child = Tcb::from_cookie(now, seg);
                 // The ACK may carry data or a FIN: process it as ESTABLISHED would.

@@ -96,6 +96,8 @@ fn a_valid_cookie_ack_rebuilds_the_connection_and_a_forged_one_fails() {
     assert_eq!(l.check_cookie(SimTime::from_secs(30), &ack), Some(1460));
     let child = l.on_stray_segment(SimTime::from_secs(30), &ack, &p(), &mut out).unwrap();
     assert_eq!(child.state, State::Established);
+    // No timestamp on the ACK: the cookie could not carry window scaling or SACK.
+    assert_eq!(l.counters.syncookies_without_options, 1);
     assert_eq!((child.iss, child.irs), (cookie.seq, s.seq));
     assert!(out.is_empty());
     let forged = Segment { ack: ack.ack ^ 0x40, ..ack };
