@@ -648,25 +648,18 @@ impl Tcb {
             (TimerKind::None, _) => {}
             (TimerKind::TimeWait, _) => self.close_with(now, CloseCause::Normal),
             (TimerKind::FinWait2, _) => self.close_with(now, CloseCause::FinTimeout),
-            // `tcp_retransmit_timer` for SYN-SENT: after tcp_syn_retries
+            // SYN-SENT (`tcp_retransmit_timer`): after tcp_syn_retries
             // retransmissions the next expiry fails connect() (127 s).
-            (TimerKind::Retransmit, State::SynSent) => {
-                if self.retransmits >= p.syn_retries {
+            // SYN-RECEIVED (`reqsk_timer_handler` / `syn_ack_recalc`): expire
+            // once num_timeout reaches the threshold. Both back off from 1 s.
+            (TimerKind::Retransmit, State::SynSent | State::SynReceived) => {
+                let syn_sent = self.state == State::SynSent;
+                let limit = if syn_sent { p.syn_retries } else { p.synack_retries };
+                if self.retransmits >= limit {
                     self.close_with(now, CloseCause::Timeout);
                 } else {
                     self.retransmits += 1;
-                    out.push(self.syn(now, p));
-                    self.arm(now, TimerKind::Retransmit, backoff(TCP_TIMEOUT_INIT, self.retransmits));
-                }
-            }
-            // `reqsk_timer_handler` / `syn_ack_recalc`: expire once
-            // num_timeout reaches the threshold, else resend and back off.
-            (TimerKind::Retransmit, State::SynReceived) => {
-                if self.retransmits >= p.synack_retries {
-                    self.close_with(now, CloseCause::Timeout);
-                } else {
-                    self.retransmits += 1;
-                    out.push(self.syn_ack(now, p));
+                    out.push(if syn_sent { self.syn(now, p) } else { self.syn_ack(now, p) });
                     self.arm(now, TimerKind::Retransmit, backoff(TCP_TIMEOUT_INIT, self.retransmits));
                 }
             }
