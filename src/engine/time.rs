@@ -76,9 +76,6 @@ impl SimDuration {
     pub const fn saturating_mul(self, k: u64) -> Self {
         SimDuration(self.0.saturating_mul(k))
     }
-    pub fn min(self, other: SimDuration) -> Self {
-        if self.0 <= other.0 { self } else { other }
-    }
 }
 
 impl Add<SimDuration> for SimTime {

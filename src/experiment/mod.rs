@@ -12,7 +12,7 @@ mod sweep;
 mod validate;
 
 pub use error::ExperimentError;
-pub use sweep::{Axis, AxisValues};
+pub use sweep::Axis;
 
 use crate::config::RunConfig;
 use crate::engine::rng::mix64;

@@ -15,9 +15,6 @@ pub struct Axis {
     pub labels: Vec<String>,
 }
 
-/// Kept for API symmetry: the values of an axis, as text.
-pub type AxisValues = Vec<String>;
-
 /// How a value is written in CSV files and reports.
 pub fn label(v: &Value) -> String {
     match v {

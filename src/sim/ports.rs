@@ -70,13 +70,14 @@ impl Ports {
 
     /// `skip[c]`: the pass over ports of class c (even or odd offsets from
     /// `low`) can find nothing, so it is not walked (same answer, no scan).
+    /// `occupant(local)` is None for a free port, `Some(Some(snd_nxt))` for a
+    /// TIME-WAIT that may be taken over, `Some(None)` for a taken port.
     fn scan(
         &self,
         ip: u32,
         remote: SockAddr,
         skip: [bool; 2],
-        in_use: impl Fn(SockAddr) -> Option<State>,
-        tw: impl Fn(SockAddr) -> Option<(bool, u32)>,
+        occupant: impl Fn(SockAddr) -> Option<Option<u32>>,
     ) -> (PortChoice, u32) {
         let h = Self::hash(ip, remote);
         let index = (h as usize) & ((1 << PERTURB_SHIFT) - 1);
@@ -92,18 +93,16 @@ impl Ports {
                     port -= self.remaining;
                 }
                 let local = SockAddr::new(ip, port as u16);
-                match in_use(local) {
+                match occupant(local) {
                     None => return (PortChoice::Free(port as u16), i),
-                    Some(State::TimeWait) => {
-                        if let Some((true, snd_nxt)) = tw(local) {
-                            let mut isn = snd_nxt.wrapping_add(65_535 + 2);
-                            if isn == 0 {
-                                isn = 1;
-                            }
-                            return (PortChoice::ReuseTimeWait(port as u16, isn), i);
+                    Some(Some(snd_nxt)) => {
+                        let mut isn = snd_nxt.wrapping_add(65_535 + 2);
+                        if isn == 0 {
+                            isn = 1;
                         }
+                        return (PortChoice::ReuseTimeWait(port as u16, isn), i);
                     }
-                    Some(_) => {}
+                    Some(None) => {}
                 }
                 i += 2;
                 port += 2;
@@ -136,13 +135,9 @@ impl Ports {
         let low_parity = (self.low & 1) as usize;
         let used = |class: usize| in_use[class ^ low_parity];
         let skip = [no_reuse && used(0) >= class_size[0], no_reuse && used(1) >= class_size[1]];
-        let (choice, i) = self.scan(
-            ip,
-            remote,
-            skip,
-            |local| lookup(local).map(|t| t.state),
-            |local| lookup(local).map(|t| (self.reusable(now, t), t.snd_nxt)),
-        );
+        let (choice, i) = self.scan(ip, remote, skip, |local| {
+            lookup(local).map(|t| (t.state == State::TimeWait && self.reusable(now, t)).then_some(t.snd_nxt))
+        });
         if choice != PortChoice::Exhausted {
             let h = Self::hash(ip, remote);
             let index = (h as usize) & ((1 << PERTURB_SHIFT) - 1);
@@ -159,7 +154,7 @@ impl Ports {
 
     /// The port the next connect() would take if every port were free.
     pub fn peek_port(&self, ip: u32, remote: SockAddr) -> u16 {
-        match self.scan(ip, remote, [false; 2], |_| None, |_| None).0 {
+        match self.scan(ip, remote, [false; 2], |_| None).0 {
             PortChoice::Free(p) => p,
             _ => self.low,
         }

@@ -142,6 +142,10 @@ fn drop(kind: SegmentKind, n: u32, dir: Direction) -> DropRule {
     DropRule::drop_nth(kind, n, dir)
 }
 
+fn drop_all(kind: SegmentKind, dir: Direction) -> DropRule {
+    DropRule { kind, occurrence: Occurrence::All, direction: Some(dir), action: RuleAction::Drop }
+}
+
 fn ms(v: u64) -> SimTime {
     SimTime::from_millis(v)
 }
@@ -169,12 +173,7 @@ pub fn setup(name: &str) -> Option<TraceSetup> {
     match name {
         "normal" => {}
         "lost-syn" => rules.push(drop(Syn, 1, ClientToServer)),
-        "syn-timeout" => rules.push(DropRule {
-            kind: Syn,
-            occurrence: Occurrence::All,
-            direction: Some(ClientToServer),
-            action: RuleAction::Drop,
-        }),
+        "syn-timeout" => rules.push(drop_all(Syn, ClientToServer)),
         "lost-synack" => rules.push(drop(SynAck, 1, ServerToClient)),
         "lost-final-ack" => {
             // Hold past the server's SYN-ACK retransmission at 1.01 s, so
@@ -220,12 +219,7 @@ pub fn setup(name: &str) -> Option<TraceSetup> {
             script.push((ms(1000), ScriptAction::Send(Side::Client, 100)));
         }
         "lost-fin" => rules.push(drop(Fin, 1, ClientToServer)),
-        "lost-fin-forever" => rules.push(DropRule {
-            kind: Fin,
-            occurrence: Occurrence::All,
-            direction: Some(ClientToServer),
-            action: RuleAction::Drop,
-        }),
+        "lost-fin-forever" => rules.push(drop_all(Fin, ClientToServer)),
         "lost-fin-ack" => {
             rules.push(drop(Ack, 1, ServerToClient));
             server.close_delay = SimDuration::from_secs(1);
