@@ -2,7 +2,7 @@
 //! operation, median of three). `synsim bench` measures whole runs too.
 
 use synsim::bench::hold;
-use synsim::engine::{HeapQueue, PriorityQueueScheduler, TimingWheel};
+use synsim::engine::{CalendarQueue, HeapQueue, PriorityQueueScheduler, TimingWheel};
 
 fn main() {
     println!("{:>16} {:>10} {:>10}", "queue", "pending", "ns/op");
@@ -14,8 +14,14 @@ fn main() {
         };
         let heap = median((0..3).map(|s| hold(HeapQueue::new(), n, ops, s)).collect());
         let wheel = median((0..3).map(|s| hold(TimingWheel::new(), n, ops, s)).collect());
+        let calendar = median((0..3).map(|s| hold(CalendarQueue::new(), n, ops, s)).collect());
         let pq = median((0..3).map(|s| hold(PriorityQueueScheduler::new(), n, ops, s)).collect());
-        for (name, ns) in [("BinaryHeap", heap), ("timing wheel", wheel), ("priority-queue", pq)] {
+        for (name, ns) in [
+            ("BinaryHeap", heap),
+            ("timing wheel", wheel),
+            ("calendar queue", calendar),
+            ("priority-queue", pq),
+        ] {
             println!("{name:>16} {n:>10} {ns:>10.1}");
         }
     }

@@ -3,7 +3,8 @@
 
 use crate::config::RunConfig;
 use crate::engine::{
-    HeapQueue, PriorityQueueScheduler, Scheduler, SimDuration, SimTime, Stream, TimingWheel, stream_rng,
+    CalendarQueue, HeapQueue, PriorityQueueScheduler, Scheduler, SimDuration, SimTime, Stream, TimingWheel,
+    stream_rng,
 };
 use crate::experiment::{DEFAULT_EXPERIMENT, DEFAULT_ORIGIN, Experiment};
 use crate::sim::{Event, World};
@@ -109,6 +110,7 @@ pub fn part(name: &str) -> Result<Value> {
                 .map(|seed| match *queue {
                     "heap" => hold(HeapQueue::new(), n, ops, seed),
                     "wheel" => hold(TimingWheel::new(), n, ops, seed),
+                    "calendar" => hold(CalendarQueue::new(), n, ops, seed),
                     "priority-queue" => hold(PriorityQueueScheduler::new(), n, ops, seed),
                     _ => f64::NAN,
                 })
@@ -123,6 +125,7 @@ pub fn part(name: &str) -> Result<Value> {
                     let (o, wall) = match *queue {
                         "heap" => run_world(&cfg, HeapQueue::new()),
                         "priority-queue" => run_world(&cfg, PriorityQueueScheduler::new()),
+                        "calendar" => run_world(&cfg, CalendarQueue::new()),
                         _ => run_world(&cfg, TimingWheel::new()),
                     };
                     (o.events, wall)
@@ -136,6 +139,7 @@ pub fn part(name: &str) -> Result<Value> {
             let cfg = hosts_config(n.parse()?);
             let (o, wall) = match *queue {
                 "heap" => run_world(&cfg, HeapQueue::new()),
+                "calendar" => run_world(&cfg, CalendarQueue::new()),
                 _ => run_world(&cfg, TimingWheel::new()),
             };
             let m = |k: &str| o.metrics().iter().find(|(n, _)| *n == k).map(|(_, v)| *v).unwrap_or(f64::NAN);
@@ -187,7 +191,7 @@ pub fn run_all(quick: bool, json_out: bool) -> Result<()> {
     let mut result = serde_json::Map::new();
     let sizes: &[usize] = if quick { &[1_000, 100_000] } else { &[1_000, 100_000, 1_000_000, 10_000_000] };
     let mut hold_table = serde_json::Map::new();
-    for queue in ["heap", "wheel", "priority-queue"] {
+    for queue in ["heap", "wheel", "calendar", "priority-queue"] {
         let mut row = serde_json::Map::new();
         for &n in sizes {
             let ops = if quick { 200_000 } else { 2_000_000 };
@@ -202,7 +206,7 @@ pub fn run_all(quick: bool, json_out: bool) -> Result<()> {
         hold_table.insert(queue.to_string(), Value::Object(row));
     }
     result.insert("hold".into(), Value::Object(hold_table));
-    for queue in ["wheel", "heap", "priority-queue"] {
+    for queue in ["wheel", "calendar", "heap", "priority-queue"] {
         let v = child(&format!("flood:{queue}"))?;
         say(format!(
             "flood run ({queue}): {:.2}M events/s ({} events in {:.2} s)",
@@ -272,6 +276,7 @@ mod tests {
         for ns in [
             hold(HeapQueue::new(), 100, 1000, 1),
             hold(TimingWheel::new(), 100, 1000, 1),
+            hold(CalendarQueue::new(), 100, 1000, 1),
             hold(PriorityQueueScheduler::new(), 100, 1000, 1),
         ] {
             assert!(ns.is_finite() && ns > 0.0);

@@ -8,11 +8,13 @@
 //! enters a higher slot, that slot is cascaded (its events re-inserted
 //! lower, in order) before anything else can be pushed into its range, so
 //! events of equal time pop FIFO exactly as `HeapQueue` pops them.
-//! Push is O(1); pop is O(1) amortised plus a bit scan per level.
+//! Push is O(1); pop is O(1) amortised plus a bit scan per level. A
+//! cascade hands its slot's earliest event straight back rather than
+//! sending it down to level 0 first, so an event alone in its slot (most
+//! are, low in the wheel) is moved once fewer per level it skips.
 
 use super::queue::Scheduler;
 use super::time::SimTime;
-use std::collections::VecDeque;
 
 const BITS: u32 = 6;
 const SLOTS: usize = 1 << BITS;
@@ -23,7 +25,7 @@ const KEEP: usize = 4096;
 struct Level<E> {
     /// Bit s set when slot s holds an event.
     occupied: u64,
-    slots: Vec<VecDeque<(u64, E)>>,
+    slots: [Vec<(u64, E)>; SLOTS],
 }
 
 pub struct TimingWheel<E> {
@@ -31,7 +33,11 @@ pub struct TimingWheel<E> {
     elapsed: u64,
     /// Bit L set when level L holds an event.
     levels_occupied: u16,
-    levels: Vec<Level<E>>,
+    /// Entries already popped from the front of the lowest occupied level-0
+    /// slot (a level-0 slot is one time, read in push order; only the slot
+    /// being read can have any).
+    head: usize,
+    levels: Box<[Level<E>; LEVELS]>,
     len: usize,
 }
 
@@ -40,9 +46,11 @@ impl<E> Default for TimingWheel<E> {
         TimingWheel {
             elapsed: 0,
             levels_occupied: 0,
-            levels: (0..LEVELS)
-                .map(|_| Level { occupied: 0, slots: (0..SLOTS).map(|_| VecDeque::new()).collect() })
-                .collect(),
+            head: 0,
+            levels: Box::new(std::array::from_fn(|_| Level {
+                occupied: 0,
+                slots: std::array::from_fn(|_| Vec::new()),
+            })),
             len: 0,
         }
     }
@@ -68,7 +76,7 @@ impl<E> TimingWheel<E> {
         let slot = slot_for(at, level);
         let l = &mut self.levels[level];
         l.occupied |= 1 << slot;
-        l.slots[slot].push_back((at, event));
+        l.slots[slot].push((at, event));
         self.levels_occupied |= 1 << level;
     }
 
@@ -88,9 +96,18 @@ impl<E> TimingWheel<E> {
         });
         Some((level, occupied.trailing_zeros() as usize))
     }
+
+    /// Marks a slot empty.
+    fn vacate(&mut self, level: usize, slot: usize) {
+        let l = &mut self.levels[level];
+        l.occupied &= !(1 << slot);
+        if l.occupied == 0 {
+            self.levels_occupied &= !(1 << level);
+        }
+    }
 }
 
-impl<E> Scheduler<E> for TimingWheel<E> {
+impl<E: Copy> Scheduler<E> for TimingWheel<E> {
     fn push(&mut self, at: SimTime, event: E) {
         debug_assert!(at.0 >= self.elapsed, "pushed into the past");
         self.len += 1;
@@ -98,47 +115,54 @@ impl<E> Scheduler<E> for TimingWheel<E> {
     }
 
     fn pop(&mut self) -> Option<(SimTime, E)> {
-        loop {
-            let (level, slot) = self.next_slot()?;
-            if level == 0 {
-                let l = &mut self.levels[0];
-                let (at, event) = l.slots[slot].pop_front().expect("occupied slot");
-                if l.slots[slot].is_empty() {
-                    l.occupied &= !(1 << slot);
-                    if l.occupied == 0 {
-                        self.levels_occupied &= !1;
-                    }
-                }
-                self.elapsed = at;
-                self.len -= 1;
-                return Some((SimTime(at), event));
+        let (level, slot) = self.next_slot()?;
+        self.len -= 1;
+        if level == 0 {
+            let entries = &mut self.levels[0].slots[slot];
+            let (at, event) = entries[self.head];
+            self.head += 1;
+            if self.head == entries.len() {
+                entries.clear();
+                self.head = 0;
+                self.vacate(0, slot);
             }
-            // Move to the earliest event of that slot (nothing is pending
-            // before it: lower levels are empty) and cascade the slot: the
-            // earliest events land straight in level 0, the rest as close
-            // to it as their distance allows.
-            let l = &mut self.levels[level];
-            self.elapsed = l.slots[slot].iter().map(|e| e.0).min().expect("occupied slot");
-            l.occupied &= !(1 << slot);
-            if l.occupied == 0 {
-                self.levels_occupied &= !(1 << level);
-            }
-            // Cascading only ever inserts lower, never into this slot: drain
-            // it in place and give the buffer back, keeping a modest
-            // capacity (no allocation churn, no memory hoarded by a slot that
-            // once held a burst).
-            let mut entries = std::mem::take(&mut l.slots[slot]);
-            for (at, event) in entries.drain(..) {
-                self.insert(at, event);
-            }
-            entries.shrink_to(KEEP);
-            self.levels[level].slots[slot] = entries;
+            self.elapsed = at;
+            return Some((SimTime(at), event));
         }
+        // Nothing is pending before this slot's earliest event (lower levels
+        // are empty): move the clock there and return that event; the rest
+        // of the slot cascades, as close to level 0 as its distance allows.
+        // A lone event (the common case low in the wheel) moves no further.
+        self.vacate(level, slot);
+        let mut entries = std::mem::take(&mut self.levels[level].slots[slot]);
+        let (index, &(at, event)) = entries
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, e)| e.0) // the first of the earliest: FIFO
+            .expect("occupied slot");
+        self.elapsed = at;
+        // Cascading only ever inserts lower, never into this slot.
+        for (i, &(t, e)) in entries.iter().enumerate() {
+            if i != index {
+                self.insert(t, e);
+            }
+        }
+        entries.clear();
+        if entries.capacity() > KEEP {
+            // No memory hoarded by a slot that once held a burst.
+            entries.shrink_to(KEEP);
+        }
+        self.levels[level].slots[slot] = entries;
+        Some((SimTime(at), event))
     }
 
     fn peek_time(&self) -> Option<SimTime> {
         let (level, slot) = self.next_slot()?;
-        self.levels[level].slots[slot].iter().map(|(at, _)| SimTime(*at)).min()
+        let entries = &self.levels[level].slots[slot];
+        if level == 0 {
+            return Some(SimTime(entries[self.head].0));
+        }
+        entries.iter().map(|(at, _)| SimTime(*at)).min()
     }
 
     fn len(&self) -> usize {
