@@ -61,7 +61,7 @@ impl SimDuration {
         } else if s >= u64::MAX as f64 / 1e9 {
             SimDuration(u64::MAX)
         } else {
-            SimDuration((s * 1e9).round() as u64)
+            SimDuration(round_nanos(s * 1e9))
         }
     }
     pub const fn as_nanos(self) -> u64 {
@@ -199,9 +199,39 @@ impl<'de> serde::Deserialize<'de> for SimDuration {
     }
 }
 
+/// `x.round() as u64` for a finite `x >= 0`, without the libm call (hot:
+/// every sampled delay). Below 2^52 adding one half is exact, so the
+/// truncation rounds half up, as `round` does for positive numbers; above
+/// it every float is already a whole number.
+#[inline]
+pub fn round_nanos(x: f64) -> u64 {
+    const EXACT: f64 = (1u64 << 52) as f64;
+    if x < EXACT { (x + 0.5) as u64 } else { x as u64 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn round_nanos_is_round() {
+        let cases = [
+            0.0,
+            0.25,
+            0.5,
+            0.75,
+            1.5,
+            2.5,
+            1e9 + 0.5,
+            123456.499999,
+            4503599627370495.5,
+            4503599627370497.0,
+            1e18,
+        ];
+        for x in cases {
+            assert_eq!(round_nanos(x), x.round() as u64, "{x}");
+        }
+    }
 
     #[test]
     fn parses_units_exactly() {

@@ -1,8 +1,9 @@
 //! One-way link delay: a fixed value or a distribution (rand_distr).
 
+use crate::engine::time::round_nanos;
 use crate::engine::{SimDuration, SimRng};
 use rand::RngExt;
-use rand_distr::{Distribution, Exp, LogNormal, Normal, Pareto};
+use rand_distr::{Distribution, Exp, Normal, Pareto, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 /// A one-way delay distribution, as written in an experiment file:
@@ -85,9 +86,9 @@ impl DelaySpec {
             DelaySpec::Dist(DelayDist::Normal { mean, std }) => {
                 DelaySampler::Normal(Normal::new(ns(mean), ns(std)).expect("finite std"))
             }
-            DelaySpec::Dist(DelayDist::Lognormal { median, sigma }) => DelaySampler::LogNormal(
-                LogNormal::new(ns(median).max(1.0).ln(), sigma).expect("validated sigma"),
-            ),
+            DelaySpec::Dist(DelayDist::Lognormal { median, sigma }) => {
+                DelaySampler::LogNormal { mu: ns(median).max(1.0).ln(), sigma }
+            }
             DelaySpec::Dist(DelayDist::Pareto { scale, shape }) => {
                 DelaySampler::Pareto(Pareto::new(ns(scale), shape).expect("validated pareto"))
             }
@@ -125,7 +126,12 @@ pub enum DelaySampler {
     Uniform(u64, u64),
     Exponential(Exp<f64>),
     Normal(Normal<f64>),
-    LogNormal(LogNormal<f64>),
+    /// exp(mu + sigma Z), Z standard normal: `rand_distr::LogNormal`'s
+    /// arithmetic, drawn inline (the hottest draw of a flood run).
+    LogNormal {
+        mu: f64,
+        sigma: f64,
+    },
     Pareto(Pareto<f64>),
 }
 
@@ -137,19 +143,22 @@ impl DelaySampler {
         match self {
             DelaySampler::Constant(d) => *d,
             DelaySampler::Uniform(lo, hi) => SimDuration(rng.random_range(*lo..=*hi)),
-            DelaySampler::Exponential(e) => SimDuration::from_nanos(e.sample(rng).round() as u64),
+            DelaySampler::Exponential(e) => SimDuration::from_nanos(round_nanos(e.sample(rng))),
             DelaySampler::Normal(n) => {
                 // Truncated at zero by rejection: the shape stays normal above 0.
                 for _ in 0..64 {
                     let x = n.sample(rng);
                     if x >= 0.0 {
-                        return SimDuration::from_nanos(x.round() as u64);
+                        return SimDuration::from_nanos(round_nanos(x));
                     }
                 }
                 SimDuration::ZERO
             }
-            DelaySampler::LogNormal(l) => SimDuration::from_nanos(l.sample(rng).round() as u64),
-            DelaySampler::Pareto(p) => SimDuration::from_nanos(p.sample(rng).min(1e18).round() as u64),
+            DelaySampler::LogNormal { mu, sigma } => {
+                let z: f64 = rng.sample(StandardNormal);
+                SimDuration::from_nanos(round_nanos((mu + sigma * z).exp()))
+            }
+            DelaySampler::Pareto(p) => SimDuration::from_nanos(round_nanos(p.sample(rng).min(1e18))),
         }
     }
 }
@@ -181,6 +190,18 @@ mod tests {
             let got = mean_of(spec.clone(), 200_000);
             // 200k draws: the standard error is under 0.5 % for these shapes.
             assert!((got - expected).abs() / expected < 0.02, "{spec:?}: mean {got} vs {expected}");
+        }
+    }
+
+    #[test]
+    fn lognormal_draws_are_rand_distrs_bit_for_bit() {
+        let median = SimDuration::from_millis(20);
+        let s = DelaySpec::Dist(DelayDist::Lognormal { median, sigma: 0.5 }).sampler();
+        let reference = rand_distr::LogNormal::new((median.0 as f64).ln(), 0.5).unwrap();
+        let (mut a, mut b) = (stream_rng(7, 0, Stream::Delay), stream_rng(7, 0, Stream::Delay));
+        for _ in 0..100_000 {
+            let want = SimDuration::from_nanos(reference.sample(&mut b).round() as u64);
+            assert_eq!(s.sample(&mut a), want);
         }
     }
 
