@@ -703,25 +703,28 @@ impl<Q: Scheduler<Event>> World<Q> {
 
     fn arm_timer(&mut self, slot: u32) {
         let s = &mut self.slots[slot as usize];
-        if let Some(deadline) = s.tcb.poll_timeout()
-            && deadline < s.queued
-        {
+        let Some(deadline) = s.tcb.poll_timeout() else { return };
+        let generation = s.generation;
+        // A fresh TIME-WAIT ends exactly TCP_TIMEWAIT_LEN from now, so these
+        // deadlines arrive in order: a FIFO holds them, with one queued
+        // sweep for its head, instead of a queue entry each. It takes the
+        // FIFO even when an earlier event is queued for the slot (a FIN's
+        // retransmission timer, usually): that event is stale from now on
+        // and dropped when it pops, rather than re-queueing the TIME-WAIT
+        // timer into the wheel for a minute.
+        let fresh_tw = s.tcb.timer_kind() == crate::tcp::TimerKind::TimeWait
+            && deadline == self.now + crate::tcp::params::TCP_TIMEWAIT_LEN
+            && deadline != s.queued
+            && self.tw_fifo.back().is_none_or(|b| b.0 <= deadline);
+        if fresh_tw {
             s.queued = deadline;
-            let generation = s.generation;
-            // A fresh TIME-WAIT ends exactly TCP_TIMEWAIT_LEN from now, so
-            // these deadlines arrive in order: a FIFO holds them, with one
-            // queued sweep for its head, instead of a queue entry each.
-            let fresh_tw = s.tcb.timer_kind() == crate::tcp::TimerKind::TimeWait
-                && deadline == self.now + crate::tcp::params::TCP_TIMEWAIT_LEN
-                && self.tw_fifo.back().is_none_or(|b| b.0 <= deadline);
-            if fresh_tw {
-                if self.tw_fifo.is_empty() {
-                    self.queue.push(deadline, Event::TimeWaitSweep);
-                }
-                self.tw_fifo.push_back((deadline, slot, generation));
-            } else {
-                self.queue.push(deadline, Event::Timer { slot, generation });
+            if self.tw_fifo.is_empty() {
+                self.queue.push(deadline, Event::TimeWaitSweep);
             }
+            self.tw_fifo.push_back((deadline, slot, generation));
+        } else if deadline < s.queued {
+            s.queued = deadline;
+            self.queue.push(deadline, Event::Timer { slot, generation });
         }
     }
 
@@ -1813,5 +1816,43 @@ mod tests {
     fn events_stay_within_48_bytes() {
         // DESIGN.md's budget: events are small and Copy.
         assert!(std::mem::size_of::<Event>() <= 48, "{}", std::mem::size_of::<Event>());
+    }
+
+    #[test]
+    fn every_fresh_time_wait_waits_in_the_fifo_not_the_queue() {
+        // Clients close first; each enters TIME-WAIT while its FIN's
+        // retransmission event is still queued. 2000 connections in 2 s,
+        // stopped 8 s later: all of them in TIME-WAIT.
+        let cfg: RunConfig = toml::from_str(
+            r#"
+            duration = "10s"
+            [network]
+            delay = "10ms"
+            [clients.web]
+            hosts = 2000
+            rate = 1000
+            host_choice = "round-robin"
+            max_connections = 2000
+            hold = "10ms"
+            "#,
+        )
+        .unwrap();
+        let mut world = World::new(&cfg, 1, 0);
+        world.run();
+        assert_eq!(world.time_wait_entries(false), 2000);
+        assert_eq!(world.tw_fifo.len(), 2000);
+        // What is left in the queue: stale retransmission events, the
+        // sampling tick, the sweep: none of them a TIME-WAIT timer.
+        let pending: Vec<(SimTime, Event)> = std::iter::from_fn(|| world.queue.pop()).collect();
+        let live_timers = pending
+            .iter()
+            .filter(|&&(at, e)| match e {
+                Event::Timer { slot, generation } => {
+                    world.live(slot, generation) && world.slots[slot as usize].queued == at
+                }
+                _ => false,
+            })
+            .count();
+        assert_eq!(live_timers, 0);
     }
 }
