@@ -118,9 +118,10 @@ pub fn part(name: &str) -> Result<Value> {
             json!({ "ns_per_op": median(reps), "peak_rss_bytes": peak_rss_bytes() })
         }
         ["flood", queue] => {
-            // The median of three runs: one run is under a second.
+            // The median of five runs: one run is under a second, and single
+            // runs on a shared machine spread by ±20 %.
             let cfg = flood_config()?;
-            let mut runs: Vec<(u64, f64)> = (0..3)
+            let mut runs: Vec<(u64, f64)> = (0..5)
                 .map(|_| {
                     let (o, wall) = match *queue {
                         "heap" => run_world(&cfg, HeapQueue::new()),
@@ -132,7 +133,7 @@ pub fn part(name: &str) -> Result<Value> {
                 })
                 .collect();
             runs.sort_by(|a, b| a.1.total_cmp(&b.1));
-            let (events, wall) = runs[1];
+            let (events, wall) = runs[runs.len() / 2];
             json!({ "events": events, "wall_s": wall, "events_per_sec": events as f64 / wall, "peak_rss_bytes": peak_rss_bytes() })
         }
         ["hosts", n, queue] => {
