@@ -103,13 +103,18 @@ impl<E> CalendarQueue<E> {
         if bucket == self.current_bucket {
             self.current.push(entry);
         } else if bucket < self.horizon() {
-            let i = (bucket % BUCKETS) as usize;
-            self.ring[i].push(entry);
-            self.occupied[i / 64] |= 1 << (i % 64);
-            self.summary[i / 4096] |= 1 << ((i / 64) % 64);
+            self.put_in_ring(entry);
         } else {
             self.overflow.push(entry);
         }
+    }
+
+    /// Appends to the entry's ring bucket (which must lie within the horizon).
+    fn put_in_ring(&mut self, entry: Entry<E>) {
+        let i = (bucket_of(entry.at) % BUCKETS) as usize;
+        self.ring[i].push(entry);
+        self.occupied[i / 64] |= 1 << (i % 64);
+        self.summary[i / 4096] |= 1 << ((i / 64) % 64);
     }
 
     /// The first occupied ring index at or after `from`, not wrapping.
@@ -167,11 +172,7 @@ impl<E> CalendarQueue<E> {
         let horizon = self.horizon();
         while self.overflow.peek().is_some_and(|e| bucket_of(e.at) < horizon) {
             let entry = self.overflow.pop().expect("peeked");
-            let bucket = bucket_of(entry.at);
-            let i = (bucket % BUCKETS) as usize;
-            self.ring[i].push(entry);
-            self.occupied[i / 64] |= 1 << (i % 64);
-            self.summary[i / 4096] |= 1 << ((i / 64) % 64);
+            self.put_in_ring(entry);
         }
         let i = (next % BUCKETS) as usize;
         self.occupied[i / 64] &= !(1 << (i % 64));
@@ -225,39 +226,11 @@ impl<E> Scheduler<E> for CalendarQueue<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::queue::HeapQueue;
-    use crate::engine::{Stream, stream_rng};
+    use crate::engine::queue::assert_pops_like_the_heap;
     use rand::RngExt;
 
-    /// Drives the calendar and the heap with the same operations and
-    /// checks that every pop, peek and length agree.
     fn compare(ops: usize, seed: u64, gap: impl Fn(&mut crate::engine::SimRng) -> u64) {
-        let mut rng = stream_rng(seed, 0, Stream::Arrivals);
-        let mut heap = HeapQueue::new();
-        let mut cal = CalendarQueue::new();
-        let mut now = 0u64;
-        let mut id = 0u64;
-        for _ in 0..ops {
-            if rng.random_bool(0.55) || heap.is_empty() {
-                for _ in 0..rng.random_range(1..4) {
-                    let at = now.saturating_add(gap(&mut rng));
-                    heap.push(SimTime(at), id);
-                    cal.push(SimTime(at), id);
-                    id += 1;
-                }
-            } else {
-                assert_eq!(cal.peek_time(), heap.peek_time());
-                let (a, b) = (heap.pop().unwrap(), cal.pop().unwrap());
-                assert_eq!(a, b);
-                now = a.0.0;
-            }
-            assert_eq!(heap.len(), cal.len());
-        }
-        while let Some(a) = heap.pop() {
-            assert_eq!(Some(a), cal.pop());
-        }
-        assert!(cal.pop().is_none());
-        assert_eq!(cal.peek_time(), None);
+        assert_pops_like_the_heap(CalendarQueue::new(), ops, seed, gap);
     }
 
     #[test]

@@ -82,6 +82,44 @@ impl<E> Scheduler<E> for HeapQueue<E> {
     }
 }
 
+/// Test driver: runs `queue` and a `HeapQueue` through the same random
+/// pushes (at now + `gap`) and pops; every pop, peek and length must agree,
+/// ties included, down to the last event.
+#[cfg(test)]
+pub(crate) fn assert_pops_like_the_heap<Q: Scheduler<u64>>(
+    mut queue: Q,
+    ops: usize,
+    seed: u64,
+    gap: impl Fn(&mut super::SimRng) -> u64,
+) {
+    use rand::RngExt;
+    let mut rng = super::stream_rng(seed, 0, super::Stream::Arrivals);
+    let mut heap = HeapQueue::new();
+    let mut now = 0u64;
+    let mut id = 0u64;
+    for _ in 0..ops {
+        if rng.random_bool(0.55) || heap.is_empty() {
+            for _ in 0..rng.random_range(1..4) {
+                let at = now.saturating_add(gap(&mut rng));
+                heap.push(SimTime(at), id);
+                queue.push(SimTime(at), id);
+                id += 1;
+            }
+        } else {
+            assert_eq!(queue.peek_time(), heap.peek_time());
+            let (a, b) = (heap.pop().unwrap(), queue.pop().unwrap());
+            assert_eq!(a, b);
+            now = a.0.0;
+        }
+        assert_eq!(heap.len(), queue.len());
+    }
+    while let Some(a) = heap.pop() {
+        assert_eq!(Some(a), queue.pop());
+    }
+    assert!(queue.pop().is_none());
+    assert_eq!(queue.peek_time(), None);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -173,8 +173,7 @@ impl<E: Copy> Scheduler<E> for TimingWheel<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::queue::HeapQueue;
-    use crate::engine::{Stream, stream_rng};
+    use crate::engine::queue::assert_pops_like_the_heap;
     use rand::RngExt;
 
     #[test]
@@ -192,34 +191,8 @@ mod tests {
         assert_eq!(slot_for(u64::MAX, 10), 15);
     }
 
-    /// Drives both queues with the same operations; returns both pop orders.
     fn compare(ops: usize, seed: u64, gap: impl Fn(&mut crate::engine::SimRng) -> u64) {
-        let mut rng = stream_rng(seed, 0, Stream::Arrivals);
-        let mut heap = HeapQueue::new();
-        let mut wheel = TimingWheel::new();
-        let mut now = 0u64;
-        let mut id = 0u64;
-        for _ in 0..ops {
-            if rng.random_bool(0.55) || heap.is_empty() {
-                let n = rng.random_range(1..4);
-                for _ in 0..n {
-                    let at = now.saturating_add(gap(&mut rng));
-                    heap.push(SimTime(at), id);
-                    wheel.push(SimTime(at), id);
-                    id += 1;
-                }
-            } else {
-                assert_eq!(wheel.peek_time(), heap.peek_time());
-                let (a, b) = (heap.pop().unwrap(), wheel.pop().unwrap());
-                assert_eq!(a, b);
-                now = a.0.0;
-            }
-            assert_eq!(heap.len(), wheel.len());
-        }
-        while let Some(a) = heap.pop() {
-            assert_eq!(Some(a), wheel.pop());
-        }
-        assert!(wheel.pop().is_none());
+        assert_pops_like_the_heap(TimingWheel::new(), ops, seed, gap);
     }
 
     #[test]
