@@ -5,7 +5,7 @@
 
 use super::results::Results;
 use super::summary::{Layout, facets, layout, metric_estimate};
-use anyhow::{Result, anyhow};
+use anyhow::{Context, Result, anyhow};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
@@ -150,18 +150,58 @@ where
     Ok(())
 }
 
-/// Draws one chart as `stem.svg` and `stem.png`; returns the SVG's path.
+/// Draws one chart as `stem.svg` and `stem.png` (the extension is
+/// appended, never substituted: a stem may hold dots, as in `loss-0.05`);
+/// returns the SVG's path.
 pub fn render(stem: &Path, spec: &ChartSpec, curves: &[Curve]) -> Result<PathBuf> {
     register_fonts();
-    let svg = stem.with_extension("svg");
-    draw(SVGBackend::new(&svg, (960, 600)).into_drawing_area(), spec, curves)?;
-    draw(BitMapBackend::new(&stem.with_extension("png"), (960, 600)).into_drawing_area(), spec, curves)?;
+    let with_ext = |ext: &str| {
+        let mut name = stem.as_os_str().to_owned();
+        name.push(ext);
+        PathBuf::from(name)
+    };
+    let (svg, png) = (with_ext(".svg"), with_ext(".png"));
+    draw(SVGBackend::new(&svg, (960, 600)).into_drawing_area(), spec, curves)
+        .with_context(|| format!("writing {}", svg.display()))?;
+    draw(BitMapBackend::new(&png, (960, 600)).into_drawing_area(), spec, curves)
+        .with_context(|| format!("writing {}", png.display()))?;
     Ok(svg)
 }
 
+/// A file-name part from any sweep value: letters, digits, `.`, `_`, `=`
+/// and `-` kept, every other run of characters (slashes, spaces, quotes,
+/// braces of a table value) one `-`; no leading dot; at most 96 bytes.
 fn slug(s: &str) -> String {
-    let s: String = s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '-' }).collect();
-    s.trim_matches('-').to_string()
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let keep = c.is_ascii_alphanumeric() || "._=".contains(c);
+        if keep {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let mut out = out.trim_matches(|c| c == '-' || c == '.').to_string();
+    out.truncate(96);
+    out
+}
+
+/// Chart stems of one study, made unique: two facets whose labels slug to
+/// the same text get `-2`, `-3`, ... so no chart overwrites another.
+#[derive(Default)]
+struct Stems(std::collections::HashSet<String>);
+
+impl Stems {
+    fn claim(&mut self, prefix: &str, label: &str) -> String {
+        let base = if label.is_empty() { prefix.to_string() } else { format!("{prefix}-{}", slug(label)) };
+        let mut stem = base.clone();
+        let mut n = 1;
+        while !self.0.insert(stem.clone()) {
+            n += 1;
+            stem = format!("{base}-{n}");
+        }
+        stem
+    }
 }
 
 /// A drawn chart, for the report.
@@ -184,7 +224,8 @@ fn x_values(layout: &Layout, results: &Results) -> Option<(String, bool)> {
 /// Every chart of a study into `dir/charts/`.
 pub fn draw_all(results: &Results, dir: &Path) -> Result<Vec<Chart>> {
     let charts_dir = dir.join("charts");
-    std::fs::create_dir_all(&charts_dir)?;
+    std::fs::create_dir_all(&charts_dir).with_context(|| format!("creating {}", charts_dir.display()))?;
+    let mut stems = Stems::default();
     let layout = layout(results);
     let groups = facets(results, &layout);
     let mut charts = Vec::new();
@@ -215,10 +256,7 @@ pub fn draw_all(results: &Results, dir: &Path) -> Result<Vec<Chart>> {
                     .collect();
                 let full_title =
                     if f.label.is_empty() { title.to_string() } else { format!("{title} ({})", f.label) };
-                let stem = format!(
-                    "charts/{metric}{}",
-                    if f.label.is_empty() { String::new() } else { format!("-{}", slug(&f.label)) }
-                );
+                let stem = stems.claim(&format!("charts/{metric}"), &f.label);
                 let by = series_name.as_deref().map(|s| format!(", by {s}")).unwrap_or_default();
                 let spec = ChartSpec {
                     title: &full_title,
@@ -251,7 +289,6 @@ pub fn draw_all(results: &Results, dir: &Path) -> Result<Vec<Chart>> {
                 [f.label.clone(), x_note(x)].into_iter().filter(|s| !s.is_empty()).collect();
             if parts.is_empty() { String::new() } else { format!(" ({})", parts.join(", ")) }
         };
-        let suffix = if f.label.is_empty() { String::new() } else { format!("-{}", slug(&f.label)) };
         for (column, title) in SERIES {
             let mut curves = Vec::new();
             let mut x_shown = String::new();
@@ -277,7 +314,7 @@ pub fn draw_all(results: &Results, dir: &Path) -> Result<Vec<Chart>> {
                 continue;
             }
             let full_title = format!("{title}{}", facet_note(&x_shown));
-            let stem = format!("charts/series-{column}{suffix}");
+            let stem = stems.claim(&format!("charts/series-{column}"), &f.label);
             let spec = ChartSpec {
                 title: &full_title,
                 x_label: "simulated time (s)",
@@ -322,7 +359,7 @@ pub fn draw_all(results: &Results, dir: &Path) -> Result<Vec<Chart>> {
         }
         if !curves.is_empty() {
             let full_title = format!("Connect time CDF{}", facet_note(&x_shown));
-            let stem = format!("charts/connect-cdf{suffix}");
+            let stem = stems.claim("charts/connect-cdf", &f.label);
             let spec = ChartSpec {
                 title: &full_title,
                 x_label: "connect() to ESTABLISHED (ms, log scale)",
