@@ -186,7 +186,7 @@ fn child(name: &str) -> Result<Value> {
 pub fn run_all(quick: bool, json_out: bool) -> Result<()> {
     let say = |s: String| {
         if !json_out {
-            eprintln!("{s}");
+            crate::console::note(&s);
         }
     };
     let mut result = serde_json::Map::new();
@@ -270,7 +270,8 @@ pub fn run_all(quick: bool, json_out: bool) -> Result<()> {
     say(format!("sizes: {sizes}"));
     result.insert("sizes".into(), sizes);
     if json_out {
-        println!("{}", serde_json::to_string_pretty(&Value::Object(result))?);
+        use std::io::Write;
+        writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&Value::Object(result))?)?;
     }
     Ok(())
 }

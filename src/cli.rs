@@ -1,14 +1,15 @@
 //! Command-line arguments and what each command does.
 
+use crate::console::note;
 use crate::experiment::{DEFAULT_EXPERIMENT, DEFAULT_ORIGIN, Experiment};
 use crate::net::DropRule;
 use crate::study::{self, Progress, RunOptions, Shard};
 use crate::trace::scenarios::{self, SCENARIOS};
-use crate::trace::{Side, ladder_svg, ladder_text, write_pcap};
+use crate::trace::{RecordKind, Side, ladder_svg, ladder_text, write_pcap};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -44,12 +45,13 @@ pub struct RunArgs {
     /// Results folder (default: results/<name>, or results/<name>-shard-K-of-N).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Worker threads (default: one per core).
+    /// Worker threads (default: one per CPU; at most one per CPU).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Run only shard K of N (0-based): the points with point % N == K.
-    /// Also read from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT or
-    /// JOB_COMPLETION_INDEX (Kubernetes Indexed Job, with --shard-count).
+    /// Run only shard K of N (0-based): the runs with run % N == K.
+    /// Also read from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT (and
+    /// SLURM_ARRAY_TASK_MIN) or JOB_COMPLETION_INDEX (Kubernetes Indexed
+    /// Job, with --shard-count).
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
     /// The shard count when the environment gives only an index.
@@ -67,6 +69,11 @@ pub struct RunArgs {
     /// Write 0 for wall-clock figures, so repeated runs give identical folders.
     #[arg(long)]
     pub no_wall_clock: bool,
+    /// Write to --out even if it holds something that is not a synsim
+    /// result (it is moved aside, never deleted), and run even if the
+    /// memory estimate says the study will not fit.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -86,6 +93,10 @@ pub struct MergeArgs {
     /// Where the merged study goes.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Write to --out even if it holds something that is not a synsim
+    /// result (it is moved aside, never deleted).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -136,15 +147,20 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Trace(args)) => trace(args),
         Some(Command::Bench(args)) => match args.part {
             Some(part) => {
-                println!("{}", crate::bench::part(&part)?);
+                let line = crate::bench::part(&part)?;
+                writeln!(std::io::stdout(), "{line}")?;
                 Ok(())
             }
             None => crate::bench::run_all(args.quick, args.json),
         },
         Some(Command::Run(args)) => run_study(args),
         Some(Command::Merge(args)) => {
-            study::merge(&args.shards, &args.out)?;
-            eprintln!("synsim: merged {} shards into {}", args.shards.len(), args.out.display());
+            let done = study::merge(&args.shards, &args.out, args.force)?;
+            if let Some(stale) = &done.stale_lock {
+                note(stale);
+            }
+            note(&format!("synsim: merged {} shards into {}", args.shards.len(), args.out.display()));
+            say_what_was_replaced(&args.out, done.replaced_previous, done.moved_aside.as_deref());
             Ok(())
         }
         Some(Command::Plot { dir }) => study::plot(&dir),
@@ -182,23 +198,43 @@ fn run_study(args: RunArgs) -> Result<()> {
             ProgressArg::Quiet => Progress::Quiet,
         },
         wall_clock: !args.no_wall_clock,
+        force: args.force,
     };
-    if args.progress != ProgressArg::Quiet {
+    let loud = args.progress != ProgressArg::Quiet;
+    if loud {
         let shard_note = shard.map(|s| format!(", shard {s}")).unwrap_or_default();
-        eprintln!("synsim: {} ({} runs{shard_note}) -> {}", exp.origin, exp.runs().len(), out.display());
+        note(&format!("synsim: {} ({} runs{shard_note}) -> {}", exp.origin, exp.runs().len(), out.display()));
     }
     let summary = study::execute(&exp, &out, &opts)?;
-    if args.progress != ProgressArg::Quiet {
-        eprintln!(
+    if summary.already_complete {
+        note(&format!(
+            "synsim: {} is already complete ({} runs): nothing to do",
+            out.display(),
+            summary.runs
+        ));
+        return Ok(());
+    }
+    if loud {
+        note(&format!(
             "synsim: {} runs ({} resumed), {:.1}M events in {:.1} s; report: {}",
             summary.runs,
             summary.resumed,
             summary.events as f64 / 1e6,
             summary.wall_s,
             summary.out.join("report.md").display()
-        );
+        ));
     }
+    say_what_was_replaced(&out, summary.replaced_previous, summary.moved_aside.as_deref());
     Ok(())
+}
+
+fn say_what_was_replaced(out: &Path, previous: bool, moved_aside: Option<&Path>) {
+    if previous {
+        note(&format!("synsim: replaced the previous results in {}", out.display()));
+    }
+    if let Some(to) = moved_aside {
+        note(&format!("synsim: --force: what was at {} is now at {}", out.display(), to.display()));
+    }
 }
 
 fn trace(args: TraceArgs) -> Result<()> {
@@ -221,6 +257,19 @@ fn trace(args: TraceArgs) -> Result<()> {
         let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
         bail!("unknown scenario `{name}`; known: {}", names.join(", "));
     };
+    // Options that would silently do nothing.
+    for (text, rule) in args.drops.iter().zip(&rules) {
+        let label = rule.to_string();
+        let matched = t.records.iter().any(|r| r.kind == RecordKind::Lost && r.note == label);
+        if !matched {
+            note(&format!(
+                "synsim: warning: --drop {text} never matched: the scenario sent no segment for \"{label}\""
+            ));
+        }
+    }
+    if args.at != TapSide::Client && args.pcap.is_none() {
+        note("synsim: warning: --at only places the pcap's tap; without --pcap it does nothing");
+    }
     stdout.write_all(ladder_text(&t.records, t.client, t.server).as_bytes())?;
     if let Some(path) = args.svg {
         let svg = ladder_svg(&t.records, t.client, t.server, &format!("synsim trace {name}"));

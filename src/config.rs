@@ -139,11 +139,26 @@ impl From<TwReuse> for u8 {
 }
 
 /// A rate in events per second, or `"unlimited"` (no limit).
-#[derive(Copy, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Rate {
     PerSecond(f64),
     Named(Unlimited),
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match toml::Value::deserialize(d)? {
+            toml::Value::Float(r) => Ok(Rate::PerSecond(r)),
+            toml::Value::Integer(r) => Ok(Rate::PerSecond(r as f64)),
+            toml::Value::String(s) if s == "unlimited" => Ok(Rate::UNLIMITED),
+            other => Err(D::Error::custom(format!(
+                "a rate is a number per second like 5000, or \"unlimited\" (got {})",
+                crate::serde_forms::describe(&other)
+            ))),
+        }
+    }
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -354,9 +369,11 @@ pub enum AttackKind {
     ConnectFlood,
 }
 
-/// How the attack rate varies over time.
+/// How the attack rate varies over time: `profile = "poisson"` or a table
+/// tagged by `shape`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "shape", rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(remote = "Self")]
 pub enum RateProfile {
     /// Evenly spaced packets at `rate`.
     Constant,
@@ -368,6 +385,41 @@ pub enum RateProfile {
     /// From `from` per second at `start` linearly to `rate` at `ramp`
     /// after `start`, then `rate`.
     Ramp { from: f64, over: SimDuration },
+}
+
+/// How a rate profile is written, for messages.
+pub const PROFILE_FORMS: &str = "\"constant\", \"poisson\", or one of { shape = \"constant\" }, \
+    { shape = \"poisson\" }, { shape = \"on-off\", on = \"1s\", off = \"4s\" }, { shape = \"ramp\", from = 0, over = \"10s\" }";
+
+impl<'de> Deserialize<'de> for RateProfile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// The table form, through serde's derive on the remote definition.
+        #[derive(Deserialize)]
+        struct Tagged(#[serde(with = "RateProfile")] RateProfile);
+        crate::serde_forms::scalar_or_table(
+            d,
+            "a rate profile",
+            PROFILE_FORMS,
+            |v| {
+                let s = v.as_str()?;
+                Some(match s {
+                    "constant" => Ok(RateProfile::Constant),
+                    "poisson" => Ok(RateProfile::Poisson),
+                    "on-off" | "ramp" => Err(format!("the `{s}` profile needs its parameters in a table")),
+                    other => {
+                        Err(format!("unknown profile `{other}` (allowed: constant, poisson, on-off, ramp)"))
+                    }
+                })
+            },
+            |t: Tagged| t.0,
+        )
+    }
+}
+
+impl Serialize for RateProfile {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        RateProfile::serialize(self, s)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -10,10 +10,12 @@
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod engine;
 pub mod experiment;
 pub mod net;
 pub mod output;
+pub mod serde_forms;
 pub mod sim;
 pub mod study;
 pub mod tcp;

@@ -6,6 +6,12 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = synsim::cli::Cli::parse();
+    // Ctrl-C: one line on what was kept and how to go on, then exit 130
+    // (as a shell reports an interrupted command).
+    let _ = ctrlc::set_handler(|| {
+        synsim::console::note(&synsim::study::interrupted());
+        std::process::exit(130);
+    });
     match synsim::cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -16,9 +22,9 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("synsim: error: {e}");
+            synsim::console::note(&format!("synsim: error: {e}"));
             for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                synsim::console::note(&format!("  caused by: {cause}"));
             }
             ExitCode::from(2)
         }

@@ -3,8 +3,9 @@
 //! written into a temporary folder renamed only when complete; shards for
 //! clusters, and their merge into exactly what one machine writes.
 
-use crate::experiment::{Experiment, RunSpec};
+use crate::experiment::{Experiment, RunSpec, memory};
 use crate::output::charts;
+use crate::output::folder::{self, Existing, Lock, Replace};
 use crate::output::report;
 use crate::output::results::{Manifest, Results, RunRecord};
 use crate::sim::World;
@@ -14,10 +15,12 @@ use rayon::prelude::*;
 use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-/// A deterministic share of a study's points: those with `point % count == index`.
+/// A deterministic share of a study's runs (point x replicate): those with
+/// `run % count == index`, so even a one-point study of many replicates
+/// spreads over every shard.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Shard {
     pub index: u32,
@@ -36,26 +39,53 @@ impl Shard {
         Ok(Shard { index, count })
     }
 
-    /// From a Slurm array (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT) or a
-    /// Kubernetes Indexed Job (JOB_COMPLETION_INDEX, with `count` given).
+    /// Whether run `index` of the study belongs to this shard.
+    pub fn holds(&self, run: u64) -> bool {
+        run % self.count as u64 == self.index as u64
+    }
+
+    /// From a Slurm array (SLURM_ARRAY_TASK_ID minus SLURM_ARRAY_TASK_MIN, of
+    /// SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job
+    /// (JOB_COMPLETION_INDEX, with `count` given).
     pub fn from_env(count: Option<u32>) -> Result<Option<Shard>> {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Shard::from_vars(|k| std::env::var(k).ok().filter(|v| !v.is_empty()), count)
+    }
+
+    fn from_vars(var: impl Fn(&str) -> Option<String>, count: Option<u32>) -> Result<Option<Shard>> {
+        let int = |name: &str, v: &str| -> Result<u32> {
+            v.trim().parse().with_context(|| format!("{name}={v} is not a whole number"))
+        };
         if let Some(id) = var("SLURM_ARRAY_TASK_ID") {
+            let id = int("SLURM_ARRAY_TASK_ID", &id)?;
             let n = match var("SLURM_ARRAY_TASK_COUNT") {
-                Some(n) => n,
-                None => count.map(|c| c.to_string()).context(
+                Some(n) => int("SLURM_ARRAY_TASK_COUNT", &n)?,
+                None => count.context(
                     "SLURM_ARRAY_TASK_ID is set but not SLURM_ARRAY_TASK_COUNT: pass --shard-count",
                 )?,
             };
-            // Arrays usually start at 0; one starting at 1 (--array=1-N) maps N to 0.
-            let (id, n): (u32, u32) =
-                (id.parse().context("SLURM_ARRAY_TASK_ID")?, n.parse().context("SLURM_ARRAY_TASK_COUNT")?);
-            return Shard::parse(&format!("{}/{n}", id % n.max(1))).map(Some);
+            // `--array=1-16` numbers tasks from 1: the shard is the offset from the first.
+            let min = match var("SLURM_ARRAY_TASK_MIN") {
+                Some(m) => int("SLURM_ARRAY_TASK_MIN", &m)?,
+                None => 0,
+            };
+            return match id.checked_sub(min) {
+                Some(index) if n > 0 && index < n => Ok(Some(Shard { index, count: n })),
+                _ => bail!(
+                    "SLURM_ARRAY_TASK_ID={id} is outside the array: with SLURM_ARRAY_TASK_MIN={min} and \
+                     SLURM_ARRAY_TASK_COUNT={n} it must be from {min} to {} (arrays with a step, \
+                     --array=0-30:2, are not supported: use a contiguous range)",
+                    (min + n).saturating_sub(1)
+                ),
+            };
         }
         if let Some(idx) = var("JOB_COMPLETION_INDEX") {
             let n =
                 count.context("JOB_COMPLETION_INDEX is set: pass --shard-count (the Job's completions)")?;
-            return Shard::parse(&format!("{idx}/{n}")).map(Some);
+            let index = int("JOB_COMPLETION_INDEX", &idx)?;
+            if n == 0 || index >= n {
+                bail!("JOB_COMPLETION_INDEX={index} is not below --shard-count {n}");
+            }
+            return Ok(Some(Shard { index, count: n }));
         }
         Ok(None)
     }
@@ -88,6 +118,18 @@ pub struct RunOptions {
     /// False: wall-clock figures are written as 0, so whole folders repeat
     /// byte for byte.
     pub wall_clock: bool,
+    /// Move aside a folder at `out` that is not a synsim result, and run
+    /// even where the memory estimate says the study will not fit.
+    pub force: bool,
+}
+
+impl RunOptions {
+    /// A line for the user on stderr, unless quiet.
+    fn note(&self, line: &str) {
+        if self.progress != Progress::Quiet {
+            crate::console::note(line);
+        }
+    }
 }
 
 impl Default for RunOptions {
@@ -99,6 +141,7 @@ impl Default for RunOptions {
             fresh: false,
             progress: Progress::Auto,
             wall_clock: true,
+            force: false,
         }
     }
 }
@@ -124,28 +167,16 @@ pub fn run_one(spec: &RunSpec, wall_clock: bool) -> RunRecord {
     }
 }
 
-fn sibling(out: &Path, suffix: &str) -> PathBuf {
-    let name = out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "results".into());
-    out.with_file_name(format!("{name}{suffix}"))
-}
-
 /// Writes data, charts and report into `partial`, then puts it at `out`.
-fn finish(results: &Results, partial: &Path, out: &Path) -> Result<()> {
+/// Returns where a foreign folder at `out` was moved (`--force`).
+fn finish(results: &Results, partial: &Path, out: &Path, replace: &Replace) -> Result<Option<PathBuf>> {
     results.write_data(partial)?;
     let drawn = charts::draw_all(results, partial).context("drawing the charts")?;
     report::write(results, &drawn, partial).context("writing the report")?;
-    for scratch in ["runs.jsonl", "experiment.toml"] {
+    for scratch in [folder::JOURNAL, folder::PARTIAL_MARKER] {
         let _ = std::fs::remove_file(partial.join(scratch));
     }
-    let old = sibling(out, ".old");
-    if out.exists() {
-        let _ = std::fs::remove_dir_all(&old);
-        std::fs::rename(out, &old).with_context(|| format!("moving the previous {} aside", out.display()))?;
-    }
-    std::fs::rename(partial, out)
-        .with_context(|| format!("renaming {} to {}", partial.display(), out.display()))?;
-    let _ = std::fs::remove_dir_all(&old);
-    Ok(())
+    folder::install(partial, out, replace)
 }
 
 fn manifest(
@@ -182,6 +213,44 @@ pub struct StudySummary {
     pub resumed: usize,
     pub events: u64,
     pub wall_s: f64,
+    /// `--resume` found the study complete and did nothing.
+    pub already_complete: bool,
+    /// A previous synsim result at `out` was replaced.
+    pub replaced_previous: bool,
+    /// Where `--force` moved a folder that was not a synsim result.
+    pub moved_aside: Option<PathBuf>,
+}
+
+/// The journal of finished runs and how many it holds, behind one lock so
+/// an interruption never cuts a line.
+type Journal = Arc<Mutex<(std::io::BufWriter<std::fs::File>, usize)>>;
+
+/// The study this process is running, for the Ctrl-C message.
+struct Active {
+    journal: Journal,
+    total: usize,
+    partial: PathBuf,
+    lock: PathBuf,
+}
+
+static ACTIVE: Mutex<Option<Active>> = Mutex::new(None);
+
+/// For a Ctrl-C handler: waits for any journal line being written, removes
+/// the study's lock, and returns the one line to print. The process is
+/// expected to exit right after.
+pub fn interrupted() -> String {
+    let active = ACTIVE.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(a) = active.as_ref() else { return "synsim: interrupted".into() };
+    let journal = a.journal.lock().unwrap_or_else(|p| p.into_inner());
+    let kept = journal.1;
+    // The journal's lock stays held: no run is recorded after this count.
+    std::mem::forget(journal);
+    let _ = std::fs::remove_file(&a.lock);
+    format!(
+        "synsim: interrupted: {kept} of {} runs are kept in {}; the same command with --resume continues",
+        a.total,
+        a.partial.display()
+    )
 }
 
 /// Runs an experiment (or its shard) into `out`.
@@ -189,19 +258,64 @@ pub fn execute(exp: &Experiment, out: &Path, opts: &RunOptions) -> Result<StudyS
     let start = Instant::now();
     let mut specs = exp.runs();
     if let Some(s) = opts.shard {
-        specs.retain(|r| r.point % s.count as u64 == s.index as u64);
+        specs.retain(|r| s.holds(r.index));
+        if specs.is_empty() {
+            opts.note(&format!(
+                "synsim: shard {s} has no runs (the study has {} runs in all); writing an empty shard folder for merge",
+                exp.runs().len()
+            ));
+        }
     }
+    // Memory before anything is written: a study that cannot fit leaves nothing behind.
+    let threads = thread_count(opts, &specs)?;
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
-    let partial = sibling(out, ".partial");
-    let journal = partial.join("runs.jsonl");
-    let mut done: Vec<RunRecord> = Vec::new();
-    if opts.resume && partial.exists() {
-        let previous = std::fs::read_to_string(partial.join("experiment.toml")).unwrap_or_default();
-        if previous != exp.text {
+    let (lock, stale) = Lock::take(out)?;
+    if let Some(stale) = stale {
+        opts.note(&stale);
+    }
+    let partial = folder::sibling(out, ".partial");
+    folder::check_partial(&partial)?;
+    let summary = |runs: usize, resumed: usize| StudySummary {
+        out: out.to_path_buf(),
+        runs,
+        resumed,
+        events: 0,
+        wall_s: start.elapsed().as_secs_f64(),
+        already_complete: false,
+        replaced_previous: false,
+        moved_aside: None,
+    };
+    let shard_text = opts.shard.map(|s| s.to_string());
+    if opts.resume && !partial.exists() {
+        if let Existing::Result(m) = Existing::at(out) {
+            if m.experiment == exp.text && m.shard == shard_text {
+                return Ok(StudySummary { already_complete: true, ..summary(specs.len(), specs.len()) });
+            }
             bail!(
-                "{} holds runs of a different experiment text: run without --resume to start over",
+                "{} holds a complete study of {}: there is nothing to resume; run without --resume to \
+                 replace it",
+                out.display(),
+                if m.experiment != exp.text { "a different experiment text" } else { "another shard" }
+            );
+        }
+    }
+    let replace = folder::plan(out, opts.force)?;
+    if let Replace::MoveAside(to) = &replace {
+        opts.note(&format!(
+            "synsim: --force: {} is not a synsim result; it will be moved to {} when the study is complete",
+            out.display(),
+            to.display()
+        ));
+    }
+    let journal = partial.join(folder::JOURNAL);
+    let mut done: Vec<RunRecord> = Vec::new();
+    let previous_text = std::fs::read_to_string(partial.join(folder::PARTIAL_MARKER)).ok();
+    if opts.resume && partial.exists() {
+        if previous_text.as_deref() != Some(exp.text.as_str()) {
+            bail!(
+                "{} holds runs of a different experiment text: --fresh discards them and starts over",
                 partial.display()
             );
         }
@@ -223,45 +337,60 @@ pub fn execute(exp: &Experiment, out: &Path, opts: &RunOptions) -> Result<StudyS
                 .map(|j| j.lines().filter(|l| serde_json::from_str::<RunRecord>(l).is_ok()).count())
                 .unwrap_or(0);
             if finished > 0 && !opts.fresh {
+                let advice = if previous_text.as_deref() == Some(exp.text.as_str()) {
+                    "--resume continues it, --fresh discards them"
+                } else {
+                    "they come from a different experiment text: --fresh discards them"
+                };
                 bail!(
-                    "{} holds {finished} finished runs of an interrupted study: --resume continues it, --fresh discards them",
+                    "{} holds {finished} finished runs of an interrupted study: {advice}",
                     partial.display()
                 );
             }
             std::fs::remove_dir_all(&partial).with_context(|| format!("clearing {}", partial.display()))?;
         }
         std::fs::create_dir_all(&partial).with_context(|| format!("creating {}", partial.display()))?;
-        std::fs::write(partial.join("experiment.toml"), &exp.text)?;
+        let marker = partial.join(folder::PARTIAL_MARKER);
+        std::fs::write(&marker, &exp.text).with_context(|| format!("writing {}", marker.display()))?;
     }
     let resumed = done.len();
     let finished: BTreeSet<u64> = done.iter().map(|r| r.run).collect();
     let todo: Vec<&RunSpec> = specs.iter().filter(|s| !finished.contains(&s.index)).collect();
+    let threads = threads.min(todo.len()).max(1);
 
     let journal_file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&journal)
         .with_context(|| format!("opening {}", journal.display()))?;
-    let journal_file = Mutex::new(std::io::BufWriter::new(journal_file));
+    let journal_file: Journal = Arc::new(Mutex::new((std::io::BufWriter::new(journal_file), resumed)));
     let total = specs.len();
+    *ACTIVE.lock().unwrap_or_else(|p| p.into_inner()) = Some(Active {
+        journal: journal_file.clone(),
+        total,
+        partial: partial.clone(),
+        lock: lock.path().to_path_buf(),
+    });
     let reporter = Reporter::new(opts.progress, total, resumed);
-    let threads = opts.threads.unwrap_or_else(rayon::current_num_threads).max(1);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
-    let new: Vec<RunRecord> = pool.install(|| {
+    let new = pool.install(|| {
         todo.par_iter()
             .map(|spec| -> Result<RunRecord> {
                 let rec = run_one(spec, opts.wall_clock);
                 let line = serde_json::to_string(&rec)?;
                 {
                     let mut j = journal_file.lock().expect("journal lock");
-                    writeln!(j, "{line}")?;
-                    j.flush()?;
+                    writeln!(j.0, "{line}")?;
+                    j.0.flush()?;
+                    j.1 += 1;
                 }
                 reporter.done(rec.metric("events").unwrap_or(0.0) as u64);
                 Ok(rec)
             })
             .collect::<Result<Vec<_>>>()
-    })?;
+    });
+    *ACTIVE.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    let new = new.with_context(|| format!("recording a finished run in {}", journal.display()))?;
     reporter.finish();
     drop(journal_file);
     let events: u64 = new.iter().map(|r| r.metric("events").unwrap_or(0.0) as u64).sum();
@@ -270,18 +399,48 @@ pub fn execute(exp: &Experiment, out: &Path, opts: &RunOptions) -> Result<StudyS
     let wall_s = if opts.wall_clock { start.elapsed().as_secs_f64() } else { 0.0 };
     let m = manifest(exp, &done, opts.shard, wall_s, if opts.wall_clock { threads } else { 0 });
     let results = Results { manifest: m, runs: done };
-    finish(&results, &partial, out)?;
+    let moved_aside = finish(&results, &partial, out, &replace)?;
+    drop(lock);
     Ok(StudySummary {
-        out: out.to_path_buf(),
-        runs: total,
-        resumed,
         events,
-        wall_s: start.elapsed().as_secs_f64(),
+        replaced_previous: replace == Replace::PreviousResult,
+        moved_aside,
+        ..summary(total, resumed)
     })
 }
 
+/// The most worker threads a study gets: more than the machine's CPUs only
+/// adds threads that wait (and `--threads 100000` would start that many).
+pub fn max_threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// Threads for a study's runs: the user's count (at least 1, at most the
+/// CPUs), lowered where the runs' estimated peak memory would not fit side
+/// by side.
+fn thread_count(opts: &RunOptions, specs: &[RunSpec]) -> Result<usize> {
+    let cpus = max_threads();
+    let mut threads = match opts.threads {
+        Some(0) => bail!("--threads must be at least 1"),
+        Some(n) if n > cpus => {
+            opts.note(&format!(
+                "synsim: --threads {n} is more than the {cpus} CPUs here can use; using {cpus}"
+            ));
+            cpus
+        }
+        Some(n) => n,
+        None => cpus,
+    };
+    threads = threads.min(specs.len()).max(1);
+    let fit = memory::fit(specs.iter().map(|s| &s.config), threads, memory::available(), opts.force)?;
+    if let Some(line) = &fit.note {
+        opts.note(line);
+    }
+    Ok(fit.threads)
+}
+
 /// Joins shard folders into what one machine would have written.
-pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<()> {
+pub fn merge(dirs: &[PathBuf], out: &Path, force: bool) -> Result<MergeSummary> {
     if dirs.is_empty() {
         bail!("name the shard folders to merge");
     }
@@ -325,12 +484,29 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<()> {
     manifest.threads = shards.iter().map(|s| s.manifest.threads).max().unwrap_or(0);
     manifest.seeds = runs.iter().map(|r| (r.run, r.seed)).collect();
     let results = Results { manifest, runs };
-    let partial = sibling(out, ".partial");
-    if partial.exists() {
-        std::fs::remove_dir_all(&partial)?;
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
-    std::fs::create_dir_all(&partial)?;
-    finish(&results, &partial, out)
+    let (lock, stale) = Lock::take(out)?;
+    let replace = folder::plan(out, force)?;
+    let partial = folder::sibling(out, ".partial");
+    folder::check_partial(&partial)?;
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial).with_context(|| format!("clearing {}", partial.display()))?;
+    }
+    std::fs::create_dir_all(&partial).with_context(|| format!("creating {}", partial.display()))?;
+    std::fs::write(partial.join(folder::PARTIAL_MARKER), &results.manifest.experiment)?;
+    let moved_aside = finish(&results, &partial, out, &replace)?;
+    drop(lock);
+    Ok(MergeSummary { stale_lock: stale, replaced_previous: replace == Replace::PreviousResult, moved_aside })
+}
+
+/// What a merge did besides writing `out`.
+#[derive(Clone, Debug)]
+pub struct MergeSummary {
+    pub stale_lock: Option<String>,
+    pub replaced_previous: bool,
+    pub moved_aside: Option<PathBuf>,
 }
 
 /// Redraws the charts of a results folder from its CSV files.
@@ -375,7 +551,7 @@ impl Reporter {
             b
         });
         if lines && resumed > 0 {
-            eprintln!("synsim: resuming: {resumed} of {total} runs already done");
+            crate::console::note(&format!("synsim: resuming: {resumed} of {total} runs already done"));
         }
         Reporter { bar, lines, total, done: Mutex::new((resumed, 0)), start: Instant::now() }
     }
@@ -391,7 +567,12 @@ impl Reporter {
         } else if self.lines {
             let step = (self.total / 20).max(1);
             if d.0 % step == 0 || d.0 == self.total {
-                eprintln!("synsim: run {}/{} done, {:.1}M events/s", d.0, self.total, rate / 1e6);
+                crate::console::note(&format!(
+                    "synsim: run {}/{} done, {:.1}M events/s",
+                    d.0,
+                    self.total,
+                    rate / 1e6
+                ));
             }
         }
     }

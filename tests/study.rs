@@ -124,13 +124,14 @@ fn shards_merged_equal_the_unsharded_run() {
             .unwrap();
         shards.push(out);
     }
-    study::merge(&shards, &dir.join("merged")).unwrap();
+    study::merge(&shards, &dir.join("merged"), false).unwrap();
     assert_same_folders(&dir.join("whole"), &dir.join("merged"));
     // Missing or repeated shards are refused.
-    let err = study::merge(&shards[..2], &dir.join("bad")).unwrap_err().to_string();
+    let err = study::merge(&shards[..2], &dir.join("bad"), false).unwrap_err().to_string();
     assert!(err.contains("missing shard(s): 2/3"), "{err}");
-    let err = study::merge(&[shards[0].clone(), shards[0].clone(), shards[1].clone()], &dir.join("bad"))
-        .unwrap_err();
+    let err =
+        study::merge(&[shards[0].clone(), shards[0].clone(), shards[1].clone()], &dir.join("bad"), false)
+            .unwrap_err();
     assert!(err.to_string().contains("given twice"), "{err}");
     assert!(!dir.join("bad").exists());
     std::fs::remove_dir_all(&dir).unwrap();

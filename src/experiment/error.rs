@@ -121,13 +121,24 @@ impl ExperimentError {
     }
 
     /// An error about `key`, located where the file defines it.
+    /// A key inside an inline table (`a = { "server.x" = 1 }` under
+    /// `[strategies]`) is located at the nearest enclosing key the file
+    /// defines on a line of its own.
     pub fn at_key(origin: &str, text: &str, key: &str, message: impl Into<String>) -> Self {
         let mut e = ExperimentError::new(origin, message);
         e.key = Some(key.to_string());
-        if let Some(off) = find_key(text, key) {
-            let (l, c) = line_col(text, off);
-            e.line = Some(l);
-            e.column = Some(c);
+        let mut path = key;
+        loop {
+            if let Some(off) = find_key(text, path) {
+                let (l, c) = line_col(text, off);
+                e.line = Some(l);
+                e.column = Some(c);
+                break;
+            }
+            match path.rsplit_once('.') {
+                Some((head, _)) => path = head,
+                None => break,
+            }
         }
         e
     }
@@ -151,10 +162,147 @@ impl ExperimentError {
             err.line = Some(l);
             err.column = Some(c);
             err.key = key_path_at(text, span.start);
+            if err.key.is_none() && err.message == "duplicate key" {
+                let start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+                let line = text[start..].lines().next().unwrap_or("").trim();
+                err.message = format!("the table `{line}` is defined twice");
+            }
         }
-        err.message = humanize(&err.message);
+        err.message = humanize_for(&err.message, err.key.as_deref());
+        if let Some(key) = &err.key {
+            err.message = sysctl_prefix_hint(key, &err.message);
+        }
         err
     }
+}
+
+/// `net.ipv4.tcp_syncookies = 1` under `[server]`: sysctls are written by
+/// their last name, as in sysctl.conf without the prefix.
+fn sysctl_prefix_hint(key: &str, message: &str) -> String {
+    for prefix in ["net.ipv4.", "net.core.", "net.ipv6."] {
+        if let Some(at) = key.find(prefix) {
+            let name = &key[at + prefix.len()..];
+            let table = key[..at].trim_end_matches('.');
+            return format!(
+                "unknown key `{prefix}{name}`; did you mean `{name}`? (in [{table}] a sysctl is written \
+                 without its `{prefix}` prefix)"
+            );
+        }
+    }
+    message.to_string()
+}
+
+/// What a key allows, in the user's words, where it is narrower than its
+/// type (`hosts` is a u64 but must be from 1 to 80000000). Patterns use `*`
+/// for a population's name.
+const ALLOWED: [(&str, &str); 14] = [
+    ("clients.*.hosts", "an integer from 1 to 80000000"),
+    ("clients.*.concurrency", "an integer from 1 to 100000000"),
+    ("clients.*.rate", "a number of connections per second >= 0"),
+    ("clients.*.tcp_syn_retries", "an integer from 0 to 20"),
+    ("clients.*.tcp_tw_reuse", "0, 1 or 2"),
+    ("clients.*.ip_local_port_range", "[low, high]: two port numbers from 1 to 65535 with low <= high"),
+    ("attackers.*.rate", "a number of SYNs (or connections) per second >= 0"),
+    ("attackers.*.hosts", "an integer from 1 to 10000000"),
+    ("attackers.*.sources", "an integer from 1 to 4294967296"),
+    ("server.tcp_syncookies", "0, 1 or 2"),
+    ("server.tcp_synack_retries", "an integer from 0 to 20"),
+    ("server.tcp_max_syn_backlog", "an integer from 4 to 4294967295"),
+    ("server.packet_rate", "a number of segments per second > 0, or \"unlimited\""),
+    ("server.accept_rate", "a number of accept() calls per second >= 0, or \"unlimited\""),
+];
+
+fn allowed_for(key: &str) -> Option<&'static str> {
+    let parts: Vec<&str> = key.split('.').collect();
+    ALLOWED.iter().find_map(|(pattern, allowed)| {
+        let pat: Vec<&str> = pattern.split('.').collect();
+        (pat.len() == parts.len() && pat.iter().zip(&parts).all(|(p, k)| *p == "*" || p == k))
+            .then_some(*allowed)
+    })
+}
+
+/// serde's name for what it expected, in the user's words.
+fn expected_in_words(want: &str) -> String {
+    let integer = |max: &str| format!("a whole number from 0 to {max}");
+    match want {
+        "u8" => integer("255"),
+        "u16" => integer("65535"),
+        "u32" => integer("4294967295"),
+        "u64" | "usize" => integer("18446744073709551615"),
+        "i64" => "a whole number".into(),
+        "f64" | "f32" => "a number".into(),
+        "a boolean" => "true or false".into(),
+        "a string" => "a string in quotes".into(),
+        "an array of length 2" => "an array of two values, [a, b]".into(),
+        "struct ClientConfig" => {
+            "a table of a population's settings, e.g. [clients.web] with hosts = 1000 and rate = 100".into()
+        }
+        "struct AttackerConfig" => {
+            "a table of an attacker's settings, e.g. [attackers.flood] with kind = \"spoofed-syn\" and rate = 1000"
+                .into()
+        }
+        "struct ServerConfig" => "the [server] table of sysctls, e.g. tcp_syncookies = 1".into(),
+        "struct NetworkConfig" => "the [network] table, e.g. delay = \"10ms\" and loss = 0.01".into(),
+        "struct PathOverride" => "a table with `delay` and/or `loss`".into(),
+        other => other.strip_prefix("struct ").map(|s| format!("a table ({s})")).unwrap_or(other.to_string()),
+    }
+}
+
+/// serde's description of the value it got, in the file's terms.
+fn got_in_words(got: &str) -> String {
+    let inner = |s: &str| s.trim_matches('`').to_string();
+    if let Some(v) = got.strip_prefix("integer ") {
+        inner(v)
+    } else if let Some(v) = got.strip_prefix("floating point ") {
+        inner(v)
+    } else if let Some(v) = got.strip_prefix("boolean ") {
+        inner(v)
+    } else if let Some(v) = got.strip_prefix("string ") {
+        format!("the string {v}")
+    } else {
+        match got {
+            "map" => "a table".into(),
+            "sequence" => "an array".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// serde's messages in the user's words: unknown fields with "did you
+/// mean", wrong types and out-of-range values as "must be ... (got ...)",
+/// unknown variants with the allowed values. `key` (dotted), where known,
+/// narrows what is allowed.
+pub fn humanize_for(message: &str, key: Option<&str>) -> String {
+    let allowed = key.and_then(allowed_for);
+    let must = |want: &str, got: &str| {
+        let want = allowed.map(str::to_string).unwrap_or_else(|| expected_in_words(want));
+        format!("must be {want} (got {})", got_in_words(got))
+    };
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix)
+            && let Some((got, want)) = rest.split_once(", expected ")
+        {
+            return must(want, got);
+        }
+    }
+    if let Some(rest) = message.strip_prefix("invalid length ")
+        && let Some((n, want)) = rest.split_once(", expected ")
+    {
+        return must(want, &format!("{n} values"));
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant `")
+        && let Some((got, tail)) = rest.split_once('`')
+    {
+        let names: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
+        let hint = did_you_mean(got, &names).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
+        return format!("unknown value `{got}`{hint} (allowed: {})", names.join(", "));
+    }
+    if message.starts_with("data did not match any variant of untagged enum")
+        && let Some(allowed) = allowed
+    {
+        return format!("must be {allowed}");
+    }
+    humanize(message)
 }
 
 /// serde's "unknown field `x`, expected one of `a`, `b`" as "unknown key;

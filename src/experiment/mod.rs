@@ -8,6 +8,7 @@
 //! blamed on the axis that set them.
 
 mod error;
+pub mod memory;
 mod sweep;
 mod validate;
 
@@ -145,7 +146,7 @@ impl Experiment {
             Some(Value::Table(t)) => t.clone(),
             _ => Table::new(),
         };
-        let axes = sweep::axes(origin, text, &sweep_table, &strategies)?;
+        let axes = sweep::axes(origin, text, &base, &sweep_table, &strategies)?;
         let points = sweep::points(origin, text, &base, &strategies, &axes)?;
         Ok(Experiment {
             name,

@@ -1,6 +1,6 @@
 //! Sweep axes and their cartesian product, with strategy overlays.
 
-use super::error::{ExperimentError, did_you_mean, humanize};
+use super::error::{ExperimentError, did_you_mean, humanize_for, key_path_at};
 use super::validate::check;
 use super::{Point, RUN_KEYS};
 use crate::config::RunConfig;
@@ -70,6 +70,7 @@ fn range(origin: &str, text: &str, key: &str, t: &Table) -> Result<Vec<Value>, E
 pub fn axes(
     origin: &str,
     text: &str,
+    base: &Table,
     sweep: &Table,
     strategies: &Table,
 ) -> Result<Vec<Axis>, ExperimentError> {
@@ -122,6 +123,7 @@ pub fn axes(
                     RUN_KEYS.join(", ")
                 )));
             }
+            population_exists(base, strategies, key).map_err(at)?;
         }
         let labels = values.iter().map(label).collect();
         axes.push(Axis { key: key.clone(), values, labels });
@@ -132,6 +134,75 @@ pub fn axes(
         axes.insert(0, Axis { key: "strategy".into(), values, labels });
     }
     Ok(axes)
+}
+
+/// A sweep over `clients.NAME.x` or `attackers.NAME.x` needs NAME defined
+/// (in the file or by a strategy): otherwise it would make a population of
+/// one key and fail later with a confusing "missing field".
+fn population_exists(base: &Table, strategies: &Table, key: &str) -> Result<(), String> {
+    let mut parts = key.splitn(3, '.');
+    let (Some(group @ ("clients" | "attackers")), Some(name), Some(_)) =
+        (parts.next(), parts.next(), parts.next())
+    else {
+        return Ok(());
+    };
+    let defined: Vec<&str> = base
+        .get(group)
+        .and_then(Value::as_table)
+        .map(|t| t.keys().map(|k| k.as_str()).collect())
+        .unwrap_or_default();
+    let by_strategy = strategies.values().filter_map(Value::as_table).any(|o| {
+        o.keys().any(|k| k.starts_with(&format!("{group}.{name}.")) || k == &format!("{group}.{name}"))
+    });
+    if defined.contains(&name) || by_strategy {
+        return Ok(());
+    }
+    let hint = did_you_mean(name, &defined).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
+    Err(format!(
+        "there is no population `{name}`: [{group}.{name}] is not defined{hint} (defined in [{group}]: {})",
+        if defined.is_empty() { "none".to_string() } else { defined.join(", ") }
+    ))
+}
+
+/// Keys a run cannot do without, checked before serde so the message names
+/// the table that lacks one and where it is.
+fn missing_required(table: &Table) -> Option<(String, String)> {
+    if !table.contains_key("duration") {
+        return Some((
+            "duration".into(),
+            "missing key `duration`: how much simulated time a run covers, e.g. duration = \"60s\"".into(),
+        ));
+    }
+    let groups: [(&str, &[(&str, &str)]); 2] = [
+        ("clients", &[("hosts", "the number of client hosts, an integer from 1 to 80000000")]),
+        (
+            "attackers",
+            &[
+                ("kind", "\"spoofed-syn\", \"half-open\" or \"connect-flood\""),
+                ("rate", "SYNs (or connections) per second"),
+            ],
+        ),
+    ];
+    for (group, required) in groups {
+        let Some(Value::Table(pops)) = table.get(group) else { continue };
+        for (name, pop) in pops {
+            let Value::Table(pop) = pop else { continue };
+            for (key, what) in required {
+                if !pop.contains_key(*key) {
+                    return Some((format!("{group}.{name}"), format!("missing key `{key}` ({what})")));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The dotted key a deserialization error is about: the point's table is
+/// written back out as TOML and read again, so the error carries a span.
+fn key_of_error(table: &Table) -> Option<String> {
+    let doc = toml::to_string(table).ok()?;
+    let e = toml::from_str::<RunConfig>(&doc).err()?;
+    key_path_at(&doc, e.span()?.start)
 }
 
 /// Writes `value` at a dotted path, creating tables on the way.
@@ -204,9 +275,13 @@ pub fn points(
             .map(|(a, axis)| (axis.key.clone(), axis.labels[pick[a]].clone()))
             .collect();
         let point_name = params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ");
-        let config: RunConfig = Value::Table(table).try_into().map_err(|e: toml::de::Error| {
-            let message = humanize(e.message().trim());
-            blame(origin, text, &set_by, &point_name, None, message)
+        if let Some((key, message)) = missing_required(&table) {
+            return Err(blame(origin, text, &set_by, &point_name, Some(&key), message));
+        }
+        let config: RunConfig = Value::Table(table.clone()).try_into().map_err(|e: toml::de::Error| {
+            let key = key_of_error(&table);
+            let message = humanize_for(e.message().trim(), key.as_deref());
+            blame(origin, text, &set_by, &point_name, key.as_deref(), message)
         })?;
         check(&config)
             .map_err(|(key, message)| blame(origin, text, &set_by, &point_name, Some(&key), message))?;

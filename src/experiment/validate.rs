@@ -75,13 +75,13 @@ pub fn check(c: &RunConfig) -> Check {
     for (name, cl) in &c.clients {
         let key = |k: &str| format!("clients.{name}.{k}");
         if cl.hosts == 0 || cl.hosts > 80_000_000 {
-            return fail(key("hosts"), format!("must be from 1 to 80000000 (got {})", cl.hosts));
+            return fail(key("hosts"), format!("must be an integer from 1 to 80000000 (got {})", cl.hosts));
         }
         match (cl.rate, cl.concurrency) {
             (Some(r), None) => rate(key("rate"), r)?,
             (None, Some(n)) if n > 0 && n <= 100_000_000 => {}
             (None, Some(n)) => {
-                return fail(key("concurrency"), format!("must be from 1 to 100000000 (got {n})"));
+                return fail(key("concurrency"), format!("must be an integer from 1 to 100000000 (got {n})"));
             }
             _ => {
                 return fail(
@@ -112,10 +112,13 @@ pub fn check(c: &RunConfig) -> Check {
         rate(key("rate"), a.rate)?;
         share(key("rst_fraction"), a.rst_fraction)?;
         if a.sources == 0 || a.sources > 1 << 32 {
-            return fail(key("sources"), format!("must be from 1 to 4294967296 (got {})", a.sources));
+            return fail(
+                key("sources"),
+                format!("must be an integer from 1 to 4294967296 (got {})", a.sources),
+            );
         }
         if a.kind != AttackKind::SpoofedSyn && (a.hosts == 0 || a.hosts > 10_000_000) {
-            return fail(key("hosts"), format!("must be from 1 to 10000000 (got {})", a.hosts));
+            return fail(key("hosts"), format!("must be an integer from 1 to 10000000 (got {})", a.hosts));
         }
         if let crate::config::RateProfile::Ramp { from, .. } = a.profile {
             rate(key("profile.from"), from)?;

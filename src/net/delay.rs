@@ -8,11 +8,34 @@ use serde::{Deserialize, Serialize};
 
 /// A one-way delay distribution, as written in an experiment file:
 /// `delay = "10ms"` or `delay = { dist = "lognormal", median = "20ms", sigma = 0.5 }`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum DelaySpec {
     Fixed(SimDuration),
     Dist(DelayDist),
+}
+
+/// How a delay is written, for messages.
+pub const DELAY_FORMS: &str = "a duration like \"10ms\", or one of { dist = \"constant\", value = \"10ms\" }, \
+    { dist = \"uniform\", low = \"5ms\", high = \"15ms\" }, { dist = \"exponential\", mean = \"10ms\" }, \
+    { dist = \"normal\", mean = \"10ms\", std = \"2ms\" }, { dist = \"lognormal\", median = \"20ms\", sigma = 0.5 }, \
+    { dist = \"pareto\", scale = \"12ms\", shape = 1.5 }";
+
+impl<'de> Deserialize<'de> for DelaySpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::serde_forms::scalar_or_table(
+            d,
+            "a delay",
+            DELAY_FORMS,
+            |v| {
+                let s = v.as_str()?;
+                Some(crate::engine::time::parse_duration(s).map(DelaySpec::Fixed).map_err(|_| {
+                    format!("`{s}` is not a delay (a duration >= 0 with a unit: ns, us, ms, s, min, h)")
+                }))
+            },
+            DelaySpec::Dist,
+        )
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

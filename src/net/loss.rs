@@ -7,11 +7,31 @@ use serde::{Deserialize, Serialize};
 
 /// `loss = 0.01`, or `loss = { model = "gilbert-elliott", p_good_to_bad = 0.01,
 /// p_bad_to_good = 0.3, loss_bad = 0.5 }`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum LossSpec {
     Bernoulli(f64),
     Model(LossModel),
+}
+
+/// How loss is written, for messages.
+pub const LOSS_FORMS: &str = "a probability from 0 to 1 like 0.01, or one of { model = \"bernoulli\", p = 0.01 }, \
+    { model = \"gilbert-elliott\", p_good_to_bad = 0.01, p_bad_to_good = 0.3, loss_good = 0, loss_bad = 0.5 }";
+
+impl<'de> Deserialize<'de> for LossSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::serde_forms::scalar_or_table(
+            d,
+            "loss",
+            LOSS_FORMS,
+            |v| match v {
+                toml::Value::Float(p) => Some(Ok(LossSpec::Bernoulli(*p))),
+                toml::Value::Integer(p) => Some(Ok(LossSpec::Bernoulli(*p as f64))),
+                _ => None,
+            },
+            LossSpec::Model,
+        )
+    }
 }
 
 impl Default for LossSpec {
