@@ -154,7 +154,7 @@ impl<'de> Deserialize<'de> for Rate {
             toml::Value::Integer(r) => Ok(Rate::PerSecond(r as f64)),
             toml::Value::String(s) if s == "unlimited" => Ok(Rate::UNLIMITED),
             other => Err(D::Error::custom(format!(
-                "a rate is a number per second like 5000, or \"unlimited\" (got {})",
+                "a rate is written as a number per second like 5000, or \"unlimited\" (got {})",
                 crate::serde_forms::describe(&other)
             ))),
         }

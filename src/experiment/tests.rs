@@ -196,3 +196,131 @@ fn every_key_is_documented() {
         assert!(documented, "docs/experiment-file.md does not document `{k}`");
     }
 }
+
+/// Words that only a Rust programmer reads: never in a message.
+const INTERNALS: [&str; 8] = [
+    "untagged enum",
+    "internally tagged",
+    "expected u8",
+    "expected u16",
+    "expected u32",
+    "expected u64",
+    "expected struct",
+    "expected f64",
+];
+
+fn plain(m: &str) {
+    for w in INTERNALS {
+        assert!(!m.contains(w), "`{w}` in: {m}");
+    }
+}
+
+#[test]
+fn delays_losses_profiles_and_rates_list_their_forms() {
+    let cases = [
+        ("[network]\ndelay = \"-10ms\"", "x.toml:13:9: network.delay: `-10ms` is not a delay"),
+        (
+            "[network]\ndelay = { dist = \"lognormal\", mean = \"10ms\" }",
+            "unknown key `mean` (allowed here: median, sigma)",
+        ),
+        (
+            "[network]\ndelay = { dist = \"gamma\", mean = \"1ms\" }",
+            "unknown kind `gamma` (allowed: constant, uniform",
+        ),
+        ("[network]\ndelay = 10", "a delay is written as a duration like \"10ms\""),
+        ("[network]\nloss = \"x\"", "loss is written as a probability from 0 to 1"),
+        (
+            "[network]\nloss = { model = \"gilbert\" }",
+            "unknown kind `gilbert` (allowed: bernoulli, gilbert-elliott)",
+        ),
+        ("[attackers.a]\nkind = \"spoofed-syn\"\nrate = 1\nprofile = \"burst\"", "unknown profile `burst`"),
+        (
+            "[server]\naccept_rate = \"fast\"",
+            "server.accept_rate: a rate is written as a number per second like 5000, or \"unlimited\"",
+        ),
+    ];
+    for (tail, want) in cases {
+        let text = GOOD
+            .replace("[strategies]", &format!("{tail}\n[strategies]"))
+            .replace("[server]\ntcp_syncookies = 0\n", "");
+        let m = error(&text);
+        assert!(m.contains(want), "{tail}\n  got: {m}\n want: {want}");
+        assert!(m.contains("written as") || m.contains("unknown"), "{m}");
+        plain(&m);
+    }
+}
+
+#[test]
+fn a_profile_may_be_written_by_its_name() {
+    let text = GOOD.replace("rate = 100\n", "rate = 100\nprofile = \"constant\"\n");
+    let e = parse(&text).unwrap();
+    assert_eq!(e.points()[0].config.attackers["flood"].profile, crate::config::RateProfile::Constant);
+}
+
+#[test]
+fn integers_out_of_range_say_what_is_allowed() {
+    let m = error(&GOOD.replace("hosts = 10", "hosts = \"a\""));
+    assert!(
+        m.contains("clients.web.hosts: must be an integer from 1 to 80000000 (got the string \"a\")"),
+        "{m}"
+    );
+    let m = error(&GOOD.replace("tcp_syncookies = 0", "tcp_max_syn_backlog = -1"));
+    assert!(
+        m.contains("server.tcp_max_syn_backlog: must be an integer from 4 to 4294967295 (got -1)"),
+        "{m}"
+    );
+    let m = error(&GOOD.replace("tcp_syncookies = 0", "tcp_orphan_retries = 300"));
+    assert!(m.contains("must be a whole number from 0 to 255 (got 300)"), "{m}");
+    let m = error(&GOOD.replace("[clients.web]\nhosts = 10\nrate = 5", "[clients]\nweb = 5"));
+    assert!(m.contains("clients.web: must be a table of a population's settings"), "{m}");
+    for m in [
+        error(&GOOD.replace("hosts = 10", "hosts = \"a\"")),
+        error(&GOOD.replace("[clients.web]\nhosts = 10\nrate = 5", "[clients]\nweb = 5")),
+    ] {
+        plain(&m);
+    }
+}
+
+#[test]
+fn sweep_and_strategy_mistakes_carry_their_line() {
+    // A misspelt key inside [strategies]: the strategy's line.
+    let m = error(&GOOD.replace("\"server.tcp_syncookies\" = 1", "\"server.tcp_syncokies\" = 1"));
+    assert!(m.starts_with("x.toml:16:1: server.tcp_syncokies: unknown key"), "{m}");
+    // A sweep value of the wrong type: the axis's line, the key, the value.
+    let m = error(
+        &GOOD.replace("\"attackers.flood.rate\" = [0, 1000, 5000]", "\"server.tcp_syncookies\" = [\"a\"]"),
+    );
+    assert!(
+        m.starts_with("x.toml:19:1: server.tcp_syncookies: must be 0, 1 or 2 (got the string \"a\")"),
+        "{m}"
+    );
+    plain(&m);
+    // A sweep over a population that does not exist.
+    let m = error(&GOOD.replace("\"attackers.flood.rate\"", "\"clients.wbe.rate\""));
+    assert!(
+        m.contains("sweep.clients.wbe.rate: there is no population `wbe`")
+            && m.contains("did you mean `web`"),
+        "{m}"
+    );
+    assert!(!m.contains("missing field"), "{m}");
+}
+
+#[test]
+fn missing_keys_name_their_table_and_line() {
+    let m = error(&GOOD.replace("hosts = 10\n", ""));
+    assert!(m.starts_with("x.toml:8:1: clients.web: missing key `hosts`"), "{m}");
+    let m = error(&GOOD.replace("kind = \"spoofed-syn\"\n", ""));
+    assert!(m.starts_with("x.toml:11:1: attackers.flood: missing key `kind`"), "{m}");
+    let m = error(&GOOD.replace("duration = \"10s\"\n", ""));
+    assert!(m.contains("missing key `duration`"), "{m}");
+}
+
+#[test]
+fn sysctl_prefixes_and_duplicate_tables_are_named() {
+    let m = error(&GOOD.replace("tcp_syncookies = 0", "net.ipv4.tcp_syncookies = 0"));
+    assert!(m.contains("did you mean `tcp_syncookies`?") && m.contains("net.ipv4."), "{m}");
+    let m = error(&format!("{GOOD}\n[server]\nsomaxconn = 1\n"));
+    assert!(m.contains("the table `[server]` is defined twice"), "{m}");
+    let m = error(&GOOD.replace("seed = 5", "seed = 5\nseed = 6"));
+    assert!(m.contains(":4:1: seed: duplicate key"), "{m}");
+}
