@@ -6,7 +6,7 @@
 //! Deterministic (a fixed seed): `SYNSIM_FUZZ_CASES=100000 cargo test
 //! --release --test fuzz_experiment` runs more cases than the default.
 
-use rand::{RngExt, SeedableRng};
+use rand::RngExt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::process::Command;
 use synsim::experiment::{Experiment, memory};
