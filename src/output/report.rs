@@ -4,8 +4,11 @@
 //! charts inlined).
 
 use super::charts::Chart;
-use super::results::{Results, fmt_num};
-use super::summary::{Estimate, facets, layout, metric_estimate};
+use super::results::Results;
+use super::summary::{
+    Estimate, Separation, facets, format_estimate, layout, metric_estimate, replicates_to_separate,
+    separation,
+};
 use anyhow::Result;
 use std::fmt::Write;
 use std::path::Path;
@@ -33,24 +36,11 @@ enum Block {
 }
 
 fn cell(e: &Estimate) -> String {
-    if e.n == 0 || !e.mean.is_finite() {
-        return "–".into();
-    }
-    let round = |v: f64| {
-        let digits = if v.abs() >= 100.0 {
-            1
-        } else if v.abs() >= 1.0 {
-            3
-        } else {
-            4
-        };
-        let p = 10f64.powi(digits);
-        fmt_num((v * p).round() / p)
-    };
-    if e.n > 1 { format!("{} ± {}", round(e.mean), round(e.half_width)) } else { round(e.mean) }
+    format_estimate(e)
 }
 
-/// The ranking rule: higher success ratio first, then lower p99 connect time.
+/// The ranking rule: higher success ratio first, then lower p99 connect
+/// time, each by its mean (NaN last).
 fn better(a: (f64, f64), b: (f64, f64)) -> bool {
     let (sa, sb) = (if a.0.is_finite() { a.0 } else { -1.0 }, if b.0.is_finite() { b.0 } else { -1.0 });
     if (sa - sb).abs() > 1e-9 {
@@ -61,6 +51,88 @@ fn better(a: (f64, f64), b: (f64, f64)) -> bool {
     pa < pb
 }
 
+/// A row of a point's table: its name, success and p99 estimates.
+#[derive(Copy, Clone)]
+struct Ranked<'a> {
+    name: &'a str,
+    success: &'a Estimate,
+    p99: &'a Estimate,
+}
+
+/// Whether `b` is indistinguishable from `a` at 95 %: on success ratio,
+/// and where that cannot separate them, on p99. With one replicate
+/// nothing is tested and only equal means tie.
+fn tied(a: &Ranked, b: &Ranked) -> bool {
+    let means_equal =
+        |x: &Estimate, y: &Estimate| x.mean == y.mean || (!x.mean.is_finite() && !y.mean.is_finite());
+    match separation(a.success, b.success) {
+        Separation::Apart => false,
+        Separation::Untested => means_equal(a.success, b.success) && means_equal(a.p99, b.p99),
+        Separation::Overlap => separation(a.p99, b.p99) != Separation::Apart,
+    }
+}
+
+/// Ranks in the given order (best first by means): each rank is a leader
+/// and every later row indistinguishable from it.
+fn ranks(rows: &[Ranked]) -> Vec<usize> {
+    let mut rank = vec![0usize; rows.len()];
+    let mut next = 1;
+    for lead in 0..rows.len() {
+        if rank[lead] != 0 {
+            continue;
+        }
+        rank[lead] = next;
+        for k in lead + 1..rows.len() {
+            if rank[k] == 0 && tied(&rows[lead], &rows[k]) {
+                rank[k] = next;
+            }
+        }
+        next += 1;
+    }
+    rank
+}
+
+/// For a first place shared by several rows: why, and what would separate
+/// the first two.
+fn tie_note(rows: &[Ranked]) -> String {
+    let names: Vec<String> = rows.iter().map(|r| format!("**{}**", r.name)).collect();
+    let (a, b) = (&rows[0], &rows[1]);
+    let metric =
+        if separation(a.success, b.success) == Separation::Overlap && a.success.mean != b.success.mean {
+            ("success ratio", a.success, b.success)
+        } else {
+            ("p99 connect time", a.p99, b.p99)
+        };
+    let more = match replicates_to_separate(metric.1, metric.2) {
+        Some(n) => format!(
+            "; about {n} replicates would separate {} from {} on {} if the difference held",
+            a.name, b.name, metric.0
+        ),
+        None => format!("; {} and {} have the same {}", a.name, b.name, metric.0),
+    };
+    format!("{} are indistinguishable at 95 % (their intervals overlap){more}.", join_names(&names))
+}
+
+fn join_names(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+fn plural(n: u64, word: &str) -> String {
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+}
+
+/// The command that reproduces the study.
+fn reproduce(origin: &str) -> String {
+    match origin.strip_suffix(" (embedded)") {
+        Some(file) => format!("`synsim run` (the default study, {file} embedded in the binary)"),
+        None => format!("`synsim run {origin}`"),
+    }
+}
+
 fn build(results: &Results, charts: &[Chart]) -> Vec<Block> {
     let m = &results.manifest;
     let mut doc = vec![Block::Heading(1, format!("synsim study: {}", m.name))];
@@ -68,16 +140,22 @@ fn build(results: &Results, charts: &[Chart]) -> Vec<Block> {
         doc.push(Block::Para(m.description.clone()));
     }
     let shard = m.shard.as_ref().map(|s| format!(" This folder holds shard {s} only.")).unwrap_or_default();
+    let cells = if m.replicates > 1 {
+        "Each cell is the mean over replicates ± the half-width of its 95 % confidence interval (Student t), \
+         rounded to two significant digits of the half-width; replicate r of every point uses the same random \
+         streams, so strategies meet the same arrivals and losses."
+    } else {
+        "One replicate: each cell is the value of a single run, with no confidence interval, and ranks \
+         compare single values (use replicates >= 2, better 5 or more, to rank with confidence)."
+    };
     doc.push(Block::Para(format!(
-        "{} runs ({} points × {} replicates), seed {}, synsim {}. Reproduce with `synsim run {}`.{shard} \
-         Each cell is the mean over replicates ± the half-width of its 95 % confidence interval (Student t); \
-         replicate r of every point uses the same random streams, so strategies meet the same arrivals and losses.",
-        m.runs_here,
-        m.total_runs / m.replicates.max(1) as u64,
-        m.replicates,
+        "{} ({} × {}), seed {}, synsim {}. Reproduce with {}.{shard} {cells}",
+        plural(m.runs_here, "run"),
+        plural(m.total_runs / m.replicates.max(1) as u64, "point"),
+        plural(m.replicates as u64, "replicate"),
         m.seed,
         m.synsim_version,
-        m.origin
+        reproduce(&m.origin)
     )));
     if !m.axes.is_empty() {
         doc.push(Block::Heading(2, "Sweep".into()));
@@ -95,12 +173,20 @@ fn build(results: &Results, charts: &[Chart]) -> Vec<Block> {
         .map(|(m, h, _)| (*m, *h))
         .collect();
     let series_key = lay.series.map(|s| m.axes[s].0.clone()).unwrap_or_else(|| "run group".into());
+    // Strategies are ranked; values of any other axis are shown side by side.
+    let ranked = series_key == "strategy";
     let x_key = lay.x.map(|x| m.axes[x].0.clone());
     let mut best_rows = Vec::new();
     doc.push(Block::Heading(2, "Results per point".into()));
-    doc.push(Block::Para(format!(
-        "Ranked by legitimate success ratio, then by lower p99 connect time; the best {series_key} at each point is in bold."
-    )));
+    doc.push(Block::Para(if ranked {
+        "Strategies are ranked by legitimate success ratio, then by p99 connect time. Strategies whose 95 % \
+         intervals overlap share a rank (indistinguishable at 95 %); the first rank is in bold."
+            .to_string()
+    } else {
+        format!(
+            "Rows are the values of `{series_key}`, shown side by side: only a `strategy` axis is ranked."
+        )
+    }));
     for f in &groups {
         // x values in axis order.
         let xs: Vec<String> = match lay.x {
@@ -120,6 +206,29 @@ fn build(results: &Results, charts: &[Chart]) -> Vec<Block> {
             if rows.is_empty() {
                 continue;
             }
+            let mut title: Vec<String> = Vec::new();
+            if !f.label.is_empty() {
+                title.push(f.label.clone());
+            }
+            if let Some(k) = &x_key {
+                title.push(format!("{k} = {x}"));
+            }
+            let title = if title.is_empty() { "All runs".to_string() } else { title.join(", ") };
+            doc.push(Block::Heading(3, title.clone()));
+            let mut header = vec![series_key.clone()];
+            header.extend(shown.iter().map(|(_, h)| h.to_string()));
+            if !ranked {
+                let table_rows = rows
+                    .iter()
+                    .map(|(name, values)| {
+                        let mut row = vec![name.clone()];
+                        row.extend(values.iter().map(cell));
+                        row
+                    })
+                    .collect();
+                doc.push(Block::Table(header, table_rows));
+                continue;
+            }
             let key = |r: &(String, Vec<Estimate>)| (r.1[0].mean, r.1[2].mean);
             let mut order: Vec<usize> = (0..rows.len()).collect();
             order.sort_by(|&a, &b| {
@@ -131,52 +240,50 @@ fn build(results: &Results, charts: &[Chart]) -> Vec<Block> {
                     std::cmp::Ordering::Equal
                 }
             });
-            let mut title: Vec<String> = Vec::new();
-            if !f.label.is_empty() {
-                title.push(f.label.clone());
-            }
-            if let Some(k) = &x_key {
-                title.push(format!("{k} = {x}"));
-            }
-            let title = if title.is_empty() { "All runs".to_string() } else { title.join(", ") };
-            doc.push(Block::Heading(3, title.clone()));
-            // Rows no better than each other share a rank; all of the
-            // first rank are the best.
-            let mut ranks = vec![1usize; order.len()];
-            for k in 1..order.len() {
-                let tied = !better(key(&rows[order[k - 1]]), key(&rows[order[k]]));
-                ranks[k] = if tied { ranks[k - 1] } else { k + 1 };
-            }
-            let mut header = vec!["rank".to_string(), series_key.clone()];
-            header.extend(shown.iter().map(|(_, h)| h.to_string()));
+            let sorted: Vec<Ranked> = order
+                .iter()
+                .map(|&i| Ranked { name: &rows[i].0, success: &rows[i].1[0], p99: &rows[i].1[2] })
+                .collect();
+            let rank = ranks(&sorted);
+            // A wide interval can tie with the leader past a row that does
+            // not: list by rank, then by mean.
+            let mut by_rank: Vec<usize> = (0..order.len()).collect();
+            by_rank.sort_by_key(|&k| rank[k]);
+            let (order, rank): (Vec<usize>, Vec<usize>) =
+                by_rank.iter().map(|&k| (order[k], rank[k])).unzip();
+            let sorted: Vec<Ranked> = by_rank.iter().map(|&k| sorted[k]).collect();
+            header.insert(0, "rank".into());
             let table_rows = order
                 .iter()
-                .zip(&ranks)
-                .map(|(&i, &rank)| {
-                    let name = if rank == 1 { format!("**{}**", rows[i].0) } else { rows[i].0.clone() };
-                    let mut row = vec![rank.to_string(), name];
+                .zip(&rank)
+                .map(|(&i, &r)| {
+                    let name = if r == 1 { format!("**{}**", rows[i].0) } else { rows[i].0.clone() };
+                    let mut row = vec![r.to_string(), name];
                     row.extend(rows[i].1.iter().map(cell));
                     row
                 })
                 .collect();
             doc.push(Block::Table(header, table_rows));
-            let best = &rows[order[0]];
-            let winners: Vec<&str> = order
-                .iter()
-                .zip(&ranks)
-                .filter(|(_, r)| **r == 1)
-                .map(|(&i, _)| rows[i].0.as_str())
-                .collect();
-            let winner = if winners.len() == rows.len() && rows.len() > 1 {
+            let first: Vec<Ranked> =
+                sorted.into_iter().zip(&rank).filter(|(_, r)| **r == 1).map(|(x, _)| x).collect();
+            let winner = if first.len() == rows.len() && rows.len() > 1 {
                 "all tie".to_string()
             } else {
-                format!("**{}**", winners.join(" = "))
+                first.iter().map(|r| format!("**{}**", r.name)).collect::<Vec<_>>().join(" = ")
             };
-            best_rows.push(vec![title, winner, cell(&best.1[0]), cell(&best.1[2])]);
+            if first.len() > 1 {
+                doc.push(Block::Para(tie_note(&first)));
+            }
+            best_rows.push(vec![title, winner, cell(first[0].success), cell(first[0].p99)]);
         }
     }
     if best_rows.len() > 1 {
         doc.push(Block::Heading(2, format!("Best {series_key} per point")));
+        doc.push(Block::Para(
+            "Where several strategies share the first rank they are joined by `=`; the values are the first \
+             listed one's."
+                .into(),
+        ));
         doc.push(Block::Table(
             vec![
                 "point".into(),
@@ -315,6 +422,47 @@ mod tests {
         assert!(better((0.9, 500.0), (0.8, 20.0)));
         assert!(better((0.9, 20.0), (0.9, 30.0)));
         assert!(!better((f64::NAN, 1.0), (0.1, 1.0)));
+    }
+
+    fn est(mean: f64, half_width: f64, n: usize) -> Estimate {
+        Estimate { mean, half_width, n }
+    }
+
+    #[test]
+    fn overlapping_strategies_share_a_rank() {
+        // The report's own case: three strategies at success 1 ± 0, p99
+        // 102.4 ± 2.5, 104.1 ± 3.9 and 140 ± 3: the first two tie.
+        let (one, p1, p2, p3) =
+            (est(1.0, 0.0, 3), est(102.4, 2.5, 3), est(104.1, 3.9, 3), est(140.0, 3.0, 3));
+        let low = est(0.5, 0.05, 3);
+        let rows = [
+            Ranked { name: "syncookies", success: &one, p99: &p1 },
+            Ranked { name: "big-backlog", success: &one, p99: &p2 },
+            Ranked { name: "slow", success: &one, p99: &p3 },
+            Ranked { name: "none", success: &low, p99: &p1 },
+        ];
+        assert_eq!(ranks(&rows), [1, 1, 2, 3]);
+        let note = tie_note(&rows[..2]);
+        assert!(
+            note.starts_with("**syncookies** and **big-backlog** are indistinguishable at 95 %"),
+            "{note}"
+        );
+        assert!(note.contains("replicates would separate syncookies from big-backlog on p99"), "{note}");
+        // One replicate: ranked by value, only equal values tie.
+        let (a, b) = (est(0.9, 0.0, 1), est(0.8, 0.0, 1));
+        let single =
+            [Ranked { name: "a", success: &a, p99: &p1 }, Ranked { name: "b", success: &b, p99: &p1 }];
+        assert_eq!(ranks(&single), [1, 2]);
+    }
+
+    #[test]
+    fn reproduce_lines_are_commands() {
+        assert_eq!(reproduce("experiments/loss.toml"), "`synsim run experiments/loss.toml`");
+        assert!(
+            reproduce("experiments/defenses.toml (embedded)").starts_with("`synsim run` (the default study")
+        );
+        assert_eq!(plural(1, "run"), "1 run");
+        assert_eq!(plural(2, "run"), "2 runs");
     }
 
     #[test]

@@ -34,6 +34,95 @@ pub fn estimate(values: impl IntoIterator<Item = f64>) -> Estimate {
     Estimate { mean, half_width: t * (var / n as f64).sqrt(), n }
 }
 
+/// Student's t for `df` degrees of freedom (1.96 beyond the table).
+fn t95(df: usize) -> f64 {
+    if df == 0 { f64::NAN } else { T95.get(df - 1).copied().unwrap_or(1.96) }
+}
+
+impl Estimate {
+    /// Whether there is an interval at all (two or more finite values).
+    pub fn has_interval(&self) -> bool {
+        self.n > 1 && self.mean.is_finite()
+    }
+
+    /// The sample standard deviation, recovered from the half-width.
+    fn sd(&self) -> f64 {
+        self.half_width * (self.n as f64).sqrt() / t95(self.n - 1)
+    }
+}
+
+/// How two estimates compare at 95 %: their intervals overlap or not.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Separation {
+    /// The intervals do not overlap.
+    Apart,
+    /// They overlap: indistinguishable at 95 %.
+    Overlap,
+    /// One replicate (or none): nothing can be said.
+    Untested,
+}
+
+pub fn separation(a: &Estimate, b: &Estimate) -> Separation {
+    if !a.has_interval() || !b.has_interval() {
+        return Separation::Untested;
+    }
+    if (a.mean - b.mean).abs() > a.half_width + b.half_width {
+        Separation::Apart
+    } else {
+        Separation::Overlap
+    }
+}
+
+/// Replicates per point that would make the intervals of `a` and `b` stop
+/// overlapping, if their means and spreads stayed as measured (None: the
+/// means are equal, or more than 100000 would be needed).
+pub fn replicates_to_separate(a: &Estimate, b: &Estimate) -> Option<usize> {
+    let d = (a.mean - b.mean).abs();
+    if !a.has_interval() || !b.has_interval() || d == 0.0 || !d.is_finite() {
+        return None;
+    }
+    let spread = a.sd() + b.sd();
+    (a.n.max(b.n)..=100_000).find(|&n| t95(n - 1) * spread / (n as f64).sqrt() < d)
+}
+
+/// `v` to `digits` significant digits, without trailing zeros (no
+/// interval sets a precision to show).
+pub fn significant(v: f64, digits: i32) -> String {
+    if !v.is_finite() {
+        return "–".into();
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let magnitude = v.abs().log10().floor() as i32;
+    let decimals = (digits - 1 - magnitude).max(0) as usize;
+    let scale = 10f64.powi(digits - 1 - magnitude);
+    let rounded = (v * scale).round() / scale;
+    let text = format!("{rounded:.decimals$}");
+    if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_string() } else { text }
+}
+
+/// A mean and its interval as a reader takes them: the half-width to two
+/// significant digits and the mean to the same decimal place (`42.33 ±
+/// 0.73`, `107 ± 17`); one replicate without an interval; replicates that
+/// all agree said so rather than `± 0`.
+pub fn format_estimate(e: &Estimate) -> String {
+    if e.n == 0 || !e.mean.is_finite() {
+        return "–".into();
+    }
+    if e.n == 1 {
+        return significant(e.mean, 4);
+    }
+    if e.half_width == 0.0 {
+        return format!("{} (all {} equal)", significant(e.mean, 4), e.n);
+    }
+    let magnitude = e.half_width.log10().floor() as i32;
+    let unit = 10f64.powi(magnitude - 1);
+    let decimals = (1 - magnitude).max(0) as usize;
+    let round = |v: f64| (v / unit).round() * unit;
+    format!("{:.decimals$} ± {:.decimals$}", round(e.mean), round(e.half_width))
+}
+
 /// How a study is drawn: which axis is x, which one names the lines, and
 /// the rest (one chart per combination).
 #[derive(Clone, Debug, PartialEq)]
@@ -124,5 +213,40 @@ mod tests {
         assert!((e.half_width - 4.303 / 3f64.sqrt()).abs() < 1e-12);
         assert_eq!(estimate([5.0]).half_width, 0.0);
         assert!(estimate([]).mean.is_nan());
+    }
+
+    fn est(mean: f64, half_width: f64, n: usize) -> Estimate {
+        Estimate { mean, half_width, n }
+    }
+
+    #[test]
+    fn values_are_rounded_to_the_intervals_precision() {
+        assert_eq!(format_estimate(&est(42.325, 0.7344, 3)), "42.33 ± 0.73");
+        assert_eq!(format_estimate(&est(4097.0, 0.0099, 3)), "4097.0000 ± 0.0099");
+        assert_eq!(format_estimate(&est(107.2, 16.939, 3)), "107 ± 17");
+        assert_eq!(format_estimate(&est(54321.0, 1234.0, 5)), "54300 ± 1200");
+        assert_eq!(format_estimate(&est(0.9731, 0.0123, 3)), "0.973 ± 0.012");
+        // No interval claimed for one replicate; agreement said in words.
+        assert_eq!(format_estimate(&est(102.4567, 0.0, 1)), "102.5");
+        assert_eq!(format_estimate(&est(102.4, 0.0, 3)), "102.4 (all 3 equal)");
+        assert_eq!(format_estimate(&est(1.0, 0.0, 3)), "1 (all 3 equal)");
+        assert_eq!(format_estimate(&est(0.5, 0.0, 1)), "0.5");
+        assert_eq!(format_estimate(&est(f64::NAN, 0.0, 0)), "–");
+    }
+
+    #[test]
+    fn overlapping_intervals_are_indistinguishable_and_say_what_would_separate_them() {
+        let a = est(102.4, 2.5, 3);
+        let b = est(104.1, 3.9, 3);
+        assert_eq!(separation(&a, &b), Separation::Overlap);
+        let n = replicates_to_separate(&a, &b).unwrap();
+        // Spreads as measured: sd = hw sqrt(3) / 4.303; the first n whose
+        // t(n-1) (sd_a + sd_b) / sqrt(n) is below the 1.7 difference.
+        let spread = (2.5 + 3.9) * 3f64.sqrt() / 4.303;
+        assert!(t95(n - 1) * spread / (n as f64).sqrt() < 1.7);
+        assert!(t95(n - 2) * spread / ((n - 1) as f64).sqrt() >= 1.7);
+        assert_eq!(separation(&est(0.5, 0.1, 3), &est(0.9, 0.1, 3)), Separation::Apart);
+        assert_eq!(separation(&est(0.5, 0.0, 1), &est(0.9, 0.1, 3)), Separation::Untested);
+        assert_eq!(replicates_to_separate(&est(1.0, 0.0, 3), &est(1.0, 0.0, 3)), None);
     }
 }
