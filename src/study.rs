@@ -153,6 +153,9 @@ pub fn run_one(spec: &RunSpec, wall_clock: bool) -> RunRecord {
     let wall = if wall_clock { start.elapsed().as_secs_f64() } else { 0.0 };
     let mut metrics: Vec<(String, f64)> =
         outcome.metrics().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    let settling = crate::experiment::settling::settling(&spec.config);
+    metrics.push(("settling_syn_queue_s".into(), settling.syn_queue.unwrap_or(0.0)));
+    metrics.push(("settling_time_wait_s".into(), settling.time_wait.unwrap_or(0.0)));
     metrics.push(("wall_s".into(), wall));
     RunRecord {
         run: spec.index,

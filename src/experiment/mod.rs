@@ -9,6 +9,7 @@
 
 mod error;
 pub mod memory;
+pub mod settling;
 mod sweep;
 mod validate;
 

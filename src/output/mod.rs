@@ -4,6 +4,7 @@ pub mod charts;
 pub mod folder;
 pub mod report;
 pub mod results;
+pub mod steady;
 pub mod summary;
 
 pub use results::{Manifest, Results, RunRecord};

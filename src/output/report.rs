@@ -125,6 +125,102 @@ fn plural(n: u64, word: &str) -> String {
     if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
 }
 
+/// The steady-state section: per point, the warm-up, the transient MSER-5
+/// finds in the runs' series and the model's slowest clocks.
+struct SteadyState {
+    points: usize,
+    flagged: usize,
+    blocks: Vec<Block>,
+}
+
+/// At most this many points are listed (the rest are counted).
+const STEADY_ROWS: usize = 200;
+
+fn steady_state(results: &Results) -> SteadyState {
+    use super::steady::detected_transient;
+    let mut by_point: std::collections::BTreeMap<u64, Vec<&super::results::RunRecord>> = Default::default();
+    for r in &results.runs {
+        by_point.entry(r.point).or_default().push(r);
+    }
+    let secs = |v: f64| format!("{} s", super::summary::significant(v, 3));
+    let mut rows = Vec::new();
+    let mut flagged = 0;
+    for runs in by_point.values() {
+        let first = runs[0];
+        let metric = |name: &str| first.metric(name).filter(|v| v.is_finite());
+        let warmup = match (metric("sim_s"), metric("measured_s")) {
+            (Some(sim), Some(measured)) => (sim - measured).max(0.0),
+            _ => continue,
+        };
+        let sim = metric("sim_s").unwrap_or(0.0);
+        // The median replicate's transient; a replicate that never settles counts as the run's length.
+        let mut found: Vec<f64> =
+            runs.iter().map(|r| detected_transient(r).unwrap_or(f64::INFINITY)).collect();
+        found.sort_by(f64::total_cmp);
+        let detected = found[found.len() / 2];
+        let queue = metric("settling_syn_queue_s").filter(|v| *v > 0.0);
+        let tw = metric("settling_time_wait_s").filter(|v| *v > 0.0);
+        let mut verdict = Vec::new();
+        if detected.is_infinite() {
+            verdict.push("a series never settles within the run".to_string());
+        } else if detected > warmup {
+            verdict.push(format!("the runs settle only after {}", secs(detected)));
+        }
+        if let Some(q) = queue.filter(|q| *q > warmup) {
+            verdict.push(if q >= sim {
+                format!("the SYN queue cannot settle within the run ({} needed)", secs(q))
+            } else {
+                format!("the SYN queue settles only after {}", secs(q))
+            });
+        }
+        let tw_note = match tw {
+            Some(t) if t > warmup => format!("still climbing (needs {})", secs(t)),
+            Some(_) => "settled".into(),
+            None => "–".into(),
+        };
+        if !verdict.is_empty() {
+            flagged += 1;
+        }
+        if rows.len() < STEADY_ROWS {
+            let name = first.params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ");
+            rows.push(vec![
+                if name.is_empty() { "all runs".into() } else { name },
+                secs(warmup),
+                if detected.is_infinite() { "none found".into() } else { secs(detected) },
+                queue.map(secs).unwrap_or_else(|| "–".into()),
+                tw_note,
+                if verdict.is_empty() {
+                    "steady".into()
+                } else {
+                    format!("**warm-up too short**: {}", verdict.join("; "))
+                },
+            ]);
+        }
+    }
+    let points = by_point.len();
+    let mut blocks = vec![
+        Block::Heading(2, "Steady state".into()),
+        Block::Para(
+            "A point is in steady state when its warm-up (the time before measuring starts) covers both the \
+             transient its runs show and the model's slowest clock. *Detected* is the transient MSER-5 finds \
+             in the time series (batch means of 5 bins; median over replicates). *SYN queue* is when a SYN \
+             queue an attack fills can first be steady: the attack's start plus a request's lifetime, \
+             (2^(tcp_synack_retries+1) - 1) s, which a short run cannot show in its series. TIME-WAIT counts \
+             climb for 60 s after the clients start; peaks and means measured before then are a \
+             lower bound."
+                .into(),
+        ),
+        Block::Table(
+            ["point", "warm-up", "detected", "SYN queue", "TIME-WAIT", "verdict"].map(String::from).to_vec(),
+            rows,
+        ),
+    ];
+    if points > STEADY_ROWS {
+        blocks.push(Block::Para(format!("The first {STEADY_ROWS} of {points} points are listed.")));
+    }
+    SteadyState { points, flagged, blocks }
+}
+
 /// The command that reproduces the study.
 fn reproduce(origin: &str) -> String {
     match origin.strip_suffix(" (embedded)") {
@@ -177,6 +273,15 @@ fn build(results: &Results, charts: &[Chart]) -> Vec<Block> {
     let ranked = series_key == "strategy";
     let x_key = lay.x.map(|x| m.axes[x].0.clone());
     let mut best_rows = Vec::new();
+    let steady = steady_state(results);
+    if steady.flagged > 0 {
+        doc.push(Block::Para(format!(
+            "**Warning: {} of {} are not measured in steady state** (the warm-up is shorter than a transient \
+             the runs show or the model implies): see *Steady state* below before reading their numbers.",
+            steady.flagged,
+            plural(steady.points as u64, "point")
+        )));
+    }
     doc.push(Block::Heading(2, "Results per point".into()));
     doc.push(Block::Para(if ranked {
         "Strategies are ranked by legitimate success ratio, then by p99 connect time. Strategies whose 95 % \
@@ -294,6 +399,7 @@ fn build(results: &Results, charts: &[Chart]) -> Vec<Block> {
             best_rows,
         ));
     }
+    doc.extend(steady.blocks);
     if !charts.is_empty() {
         doc.push(Block::Heading(2, "Charts".into()));
         for c in charts {
