@@ -14,6 +14,7 @@ pub mod engine;
 pub mod experiment;
 pub mod net;
 pub mod output;
+pub mod scenarios;
 pub mod sim;
 pub mod study;
 pub mod tcp;

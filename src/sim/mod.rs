@@ -2,9 +2,9 @@
 //! event loop. `run_config` is the entry point for one run of a study.
 
 pub mod addr;
+pub mod kernel;
 pub mod metrics;
 pub mod outcome;
-pub mod ports;
 pub mod world;
 
 pub use world::{Event, RunOutcome, ScriptAction, World};

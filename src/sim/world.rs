@@ -4,16 +4,18 @@
 //! integers with generation counters; a host is an address, not an object.
 
 use super::addr::{AddressPlan, Origin, SERVER};
+use super::kernel;
 use super::metrics::{Counters, Gauge, GaugeStats, Histogram};
-use super::ports::{PortChoice, Ports};
-use crate::config::{AttackKind, Closer, Handshake, RateProfile, RunConfig, ServerConfig};
+use crate::config::{AttackKind, Closer, RateProfile, RunConfig, ServerConfig};
 use crate::engine::rng::mix64;
 use crate::engine::{Scheduler, SimDuration, SimRng, SimTime, Stream, TimingWheel, stream_rng};
 use crate::net::{DelaySampler, Direction, DropRule, DropRules, LossChannel, RuleAction};
-use crate::tcp::params::{DEFAULT_MSS, effective_orphan_retries};
+use crate::tcp::params::{DEFAULT_MSS, IP_LOCAL_PORT_RANGE, tcp_time_stamp};
+use crate::tcp::ports::{PortChoice, Ports};
+use crate::tcp::time_wait::TimeWaitBuckets;
 use crate::tcp::{
-    CloseCause, Disposition, Flags, Listener, ListenerConfig, RequestOutcome, Segment, SockAddr, State,
-    SynVerdict, Tcb, TcpParams, reset_for,
+    CloseCause, Disposition, Flags, Listener, RequestOutcome, Segment, SockAddr, State, SynVerdict, Tcb,
+    TcpParams, reset_for,
 };
 use crate::trace::{RecordKind, Side, TraceRecord};
 use rand::{Rng, RngExt};
@@ -174,12 +176,12 @@ struct Population {
     next_host: u64,
     /// Open-loop arrivals left (u64::MAX: unlimited).
     arrivals_left: u64,
-    /// Per host: ports in use toward the server by parity, and TIME-WAIT
-    /// entries. Zeroed on first use (untouched pages cost nothing); the
-    /// TIME-WAIT count only when tcp_max_tw_buckets is below the port count
-    /// and so can bind.
+    /// Per host: ports in use toward the server by parity. Zeroed on first
+    /// use (untouched pages cost nothing).
     port_counts: Vec<[u16; 2]>,
-    tw_counts: Vec<u32>,
+    /// Per host: TIME-WAIT entries against tcp_max_tw_buckets, counted
+    /// only when that is below the port count and so can bind.
+    tw_buckets: TimeWaitBuckets,
 }
 
 struct Attacker {
@@ -295,6 +297,8 @@ pub struct World<Q: Scheduler<Event> = TimingWheel<Event>> {
     connect_time: Histogram,
     tw_client: Gauge,
     tw_server: Gauge,
+    /// The server's TIME-WAIT entries against its tcp_max_tw_buckets.
+    server_tw: TimeWaitBuckets,
     syn_recv: Gauge,
     accept_queue: Gauge,
     ingress_gauge: Gauge,
@@ -315,19 +319,6 @@ impl World<TimingWheel<Event>> {
     }
 }
 
-fn params_from_server(s: &ServerConfig) -> TcpParams {
-    TcpParams {
-        syn_retries: 6,
-        synack_retries: s.tcp_synack_retries,
-        orphan_retries: effective_orphan_retries(s.tcp_orphan_retries),
-        fin_timeout: s.tcp_fin_timeout,
-        timestamps: s.tcp_timestamps,
-        linger_zero: s.linger_zero,
-        mss: DEFAULT_MSS,
-        two_way: false,
-    }
-}
-
 fn interval(rate: Option<f64>) -> Option<SimDuration> {
     rate.map(|r| {
         if r > 0.0 { SimDuration::from_secs_f64(1.0 / r).max(SimDuration(1)) } else { SimDuration(u64::MAX) }
@@ -338,11 +329,14 @@ impl<Q: Scheduler<Event>> World<Q> {
     pub fn with_queue(cfg: &RunConfig, seed: u64, run: u64, queue: Q) -> Self {
         let (c2s_delay, c2s_loss) = cfg.network.client_to_server();
         let (s2c_delay, s2c_loss) = cfg.network.server_to_client();
-        let server_params = params_from_server(&cfg.server);
+        let server_params = kernel::server_params(&cfg.server);
         let mut plan = AddressPlan::default();
         let mut pops = Vec::new();
         for (pop_index, c) in cfg.clients.values().enumerate() {
             let base = plan.add_population(pop_index as u16, c.hosts);
+            let ports = kernel::client_ports(c);
+            let tw_binds = c.tcp_max_tw_buckets < ports.port_count();
+            let tw_buckets = TimeWaitBuckets::new(c.tcp_max_tw_buckets, c.hosts as usize, tw_binds);
             pops.push(Population {
                 hosts: c.hosts,
                 base,
@@ -355,28 +349,14 @@ impl<Q: Scheduler<Event>> World<Q> {
                 request_bytes: c.request_bytes,
                 start: SimTime::ZERO + c.start,
                 stop: c.stop.map(|s| SimTime::ZERO + s).unwrap_or(SimTime::MAX),
-                params: TcpParams {
-                    syn_retries: c.tcp_syn_retries,
-                    synack_retries: 5,
-                    orphan_retries: effective_orphan_retries(c.tcp_orphan_retries),
-                    fin_timeout: c.tcp_fin_timeout,
-                    timestamps: c.tcp_timestamps,
-                    linger_zero: c.linger_zero,
-                    mss: DEFAULT_MSS,
-                    two_way: false,
-                },
-                server_params: TcpParams { two_way: c.handshake == Handshake::TwoWay, ..server_params },
-                ports: Ports::new(
-                    c.ip_local_port_range,
-                    c.tcp_tw_reuse,
-                    c.tcp_timestamps,
-                    c.tcp_max_tw_buckets,
-                ),
+                params: kernel::client_params(c),
+                server_params: kernel::server_params_for(server_params, c),
+                ports,
                 round_robin: c.host_choice == crate::config::HostChoice::RoundRobin,
                 next_host: 0,
                 arrivals_left: c.max_connections.unwrap_or(u64::MAX),
                 port_counts: Vec::new(),
-                tw_counts: Vec::new(),
+                tw_buckets,
             });
         }
         let mut attackers = Vec::new();
@@ -396,12 +376,12 @@ impl<Q: Scheduler<Event>> World<Q> {
                 hosts: a.hosts,
                 base,
                 salt: mix64(seed ^ (i as u64) << 48 ^ run),
-                ports: Ports::new([32768, 60999], crate::config::TwReuse::Off, true, 131_072),
+                ports: kernel::attacker_ports(),
                 port_counts: Vec::new(),
             });
         }
         let mut secrets = stream_rng(seed, run, Stream::Secrets);
-        let listener = Listener::new(SERVER, ListenerConfig::from_server(&cfg.server), secrets.next_u64());
+        let listener = Listener::new(SERVER, kernel::listener_config(&cfg.server), secrets.next_u64());
         let ingress = Ingress {
             cap: cfg.server.netdev_max_backlog as usize,
             service: interval(cfg.server.packet_rate.per_second()),
@@ -443,6 +423,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             connect_time: Histogram::default(),
             tw_client: Gauge::default(),
             tw_server: Gauge::default(),
+            server_tw: TimeWaitBuckets::new(cfg.server.tcp_max_tw_buckets, 1, true),
             syn_recv: Gauge::default(),
             accept_queue: Gauge::default(),
             ingress_gauge: Gauge::default(),
@@ -611,22 +592,6 @@ impl<Q: Scheduler<Event>> World<Q> {
     }
 
     // ----- slots ---------------------------------------------------------
-
-    /// A client host's tcp_max_tw_buckets and TIME-WAIT count, when that
-    /// limit can bind (it cannot above the host's port count: each entry
-    /// toward the one server holds a port).
-    fn tw_count(&mut self, ip: u32) -> Option<(u32, &mut u32)> {
-        let Origin::Population(p, h) = self.plan.origin(ip) else { return None };
-        let pop = &mut self.pops[p as usize];
-        let limit = pop.ports.max_tw_buckets;
-        if limit >= pop.ports.port_count() {
-            return None;
-        }
-        if pop.tw_counts.is_empty() {
-            pop.tw_counts = vec![0; pop.hosts as usize];
-        }
-        Some((limit, &mut pop.tw_counts[h as usize]))
-    }
 
     /// The port counts of a client or attacking host (None for the server
     /// and spoofed addresses).
@@ -1315,21 +1280,24 @@ impl<Q: Scheduler<Event>> World<Q> {
         matches!(self.slots[slot as usize].role, Role::Client { established: true, .. })
     }
 
+    /// The TIME-WAIT buckets of the host at `ip` and its index there
+    /// (None: a host whose entries are not limited).
+    fn tw_buckets(&mut self, ip: u32) -> Option<(&mut TimeWaitBuckets, usize)> {
+        if ip == SERVER.ip {
+            return Some((&mut self.server_tw, 0));
+        }
+        let Origin::Population(p, h) = self.plan.origin(ip) else { return None };
+        Some((&mut self.pops[p as usize].tw_buckets, h as usize))
+    }
+
     /// `tcp_time_wait`: count the entry, or make none when the host holds
     /// `tcp_max_tw_buckets` already (TcpExtTCPTimeWaitOverflow).
     /// Returns false when no entry was made.
     fn time_wait_entered(&mut self, slot: u32, is_server: bool) -> bool {
         let now = self.now;
         let ip = self.slots[slot as usize].tcb.local.ip;
-        let (limit, count) = if is_server {
-            (self.server.tcp_max_tw_buckets, self.tw_server.value as u32)
-        } else {
-            match self.tw_count(ip) {
-                Some((limit, c)) => (limit, *c),
-                None => (u32::MAX, 0),
-            }
-        };
-        if count >= limit {
+        let entered = self.tw_buckets(ip).is_none_or(|(b, h)| b.try_enter(h));
+        if !entered {
             self.slots[slot as usize].tcb.discard(now, CloseCause::Normal);
             if is_server {
                 self.counters.tw_overflow_server += 1;
@@ -1342,9 +1310,6 @@ impl<Q: Scheduler<Event>> World<Q> {
             self.tw_server.add(now, 1);
             self.counters.time_wait_entered_server += self.measuring as u64;
         } else {
-            if let Some((_, c)) = self.tw_count(ip) {
-                *c += 1;
-            }
             self.tw_client.add(now, 1);
             self.counters.time_wait_entered_client += self.measuring as u64;
         }
@@ -1353,13 +1318,13 @@ impl<Q: Scheduler<Event>> World<Q> {
 
     fn time_wait_left(&mut self, slot: u32, is_server: bool) {
         let now = self.now;
+        let ip = self.slots[slot as usize].tcb.local.ip;
+        if let Some((b, h)) = self.tw_buckets(ip) {
+            b.leave(h);
+        }
         if is_server {
             self.tw_server.add(now, -1);
         } else {
-            let ip = self.slots[slot as usize].tcb.local.ip;
-            if let Some((_, c)) = self.tw_count(ip) {
-                *c -= 1;
-            }
             self.tw_client.add(now, -1);
         }
     }
@@ -1575,12 +1540,13 @@ impl<Q: Scheduler<Event>> World<Q> {
             }
             AttackKind::HalfOpen => {
                 let ip = a.base + self.rng_attack.random_range(0..a.hosts) as u32;
-                let port = self.rng_attack.random_range(32768..=60999u32) as u16;
+                let [low, high] = IP_LOCAL_PORT_RANGE;
+                let port = self.rng_attack.random_range(low as u32..=high as u32) as u16;
                 let seg = Segment {
                     src: SockAddr::new(ip, port),
                     dst: SERVER,
                     seq: self.rng_attack.next_u32(),
-                    tsval: (now.as_millis() as u32).wrapping_add(1),
+                    tsval: tcp_time_stamp(now),
                     flags: Flags::SYN,
                     mss: DEFAULT_MSS,
                     ..Default::default()
