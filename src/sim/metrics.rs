@@ -2,6 +2,7 @@
 //! peak and time-weighted mean, a connect-time histogram, time series.
 
 use crate::engine::{SimDuration, SimTime};
+use crate::tcp::ListenerCounters;
 
 /// A log-linear histogram of durations: 64 sub-buckets per power of two
 /// of microseconds, so any quantile is within 1.6 % of the exact value.
@@ -181,4 +182,109 @@ pub struct Counters {
     pub unwanted_established: u64,
     pub unwanted_segments: u64,
     pub unwanted_established_ns: u64,
+}
+
+/// The time series a run records, one row per bin.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Series {
+    pub columns: Vec<&'static str>,
+    pub rows: Vec<(f64, Vec<f64>)>,
+}
+
+pub const SERIES_COLUMNS: [&str; 8] = [
+    "time_wait_client",
+    "time_wait_server",
+    "syn_recv",
+    "accept_queue",
+    "listen_drops_per_s",
+    "ingress_drops_per_s",
+    "legit_established_per_s",
+    "legit_attempts_per_s",
+];
+
+/// Everything a run measures while it runs.
+pub(super) struct Metrics {
+    pub counters: Counters,
+    /// Past the warm-up.
+    pub measuring: bool,
+    pub connect_time: Histogram,
+    pub tw_client: Gauge,
+    pub tw_server: Gauge,
+    pub syn_recv: Gauge,
+    pub accept_queue: Gauge,
+    pub ingress: Gauge,
+    pub series: Series,
+    /// The binned counters at the start of the current bin.
+    bin_start: (u64, u64, u64, u64),
+    listener_at_warmup: ListenerCounters,
+}
+
+impl Metrics {
+    pub fn new(measuring: bool) -> Self {
+        Metrics {
+            counters: Counters::default(),
+            measuring,
+            connect_time: Histogram::default(),
+            tw_client: Gauge::default(),
+            tw_server: Gauge::default(),
+            syn_recv: Gauge::default(),
+            accept_queue: Gauge::default(),
+            ingress: Gauge::default(),
+            series: Series { columns: SERIES_COLUMNS.to_vec(), rows: Vec::new() },
+            bin_start: (0, 0, 0, 0),
+            listener_at_warmup: ListenerCounters::default(),
+        }
+    }
+
+    /// The warm-up ends at `now`: gauges start measuring, the listener's
+    /// counters are snapshot.
+    pub fn warmup_end(&mut self, now: SimTime, listener: &ListenerCounters) {
+        self.measuring = true;
+        self.listener_at_warmup = listener.clone();
+        for g in [
+            &mut self.tw_client,
+            &mut self.tw_server,
+            &mut self.syn_recv,
+            &mut self.accept_queue,
+            &mut self.ingress,
+        ] {
+            g.start(now);
+        }
+    }
+
+    /// The listener's counts over the measured window.
+    pub fn listener_since_warmup(&self, listener: &ListenerCounters) -> ListenerCounters {
+        listener.since(&self.listener_at_warmup)
+    }
+
+    /// A bin of `bin` ends at `now`: one row of the time series.
+    pub fn sample(
+        &mut self,
+        now: SimTime,
+        bin: SimDuration,
+        listener: &ListenerCounters,
+        syn_queue: u32,
+        accept_queue: usize,
+    ) {
+        let c = (
+            listener.listen_drops,
+            self.counters.ingress_drops,
+            self.counters.legit_established,
+            self.counters.legit_attempts,
+        );
+        let b = self.bin_start;
+        let secs = bin.as_secs_f64();
+        let row = vec![
+            self.tw_client.value as f64,
+            self.tw_server.value as f64,
+            syn_queue as f64,
+            accept_queue as f64,
+            (c.0 - b.0) as f64 / secs,
+            (c.1 - b.1) as f64 / secs,
+            (c.2 - b.2) as f64 / secs,
+            (c.3 - b.3) as f64 / secs,
+        ];
+        self.series.rows.push((now.as_secs_f64(), row));
+        self.bin_start = c;
+    }
 }
