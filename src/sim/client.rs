@@ -148,7 +148,7 @@ impl<Q: Scheduler<Event>> World<Q> {
         self.conns.slots[slot as usize].tcb.close(self.now, &p, &mut out);
         self.out = out;
         if p.linger_zero && self.conns.slots[slot as usize].tcb.close_cause == Some(CloseCause::Abort) {
-            self.metrics.counters.abort_on_linger += self.metrics.measuring as u64;
+            self.metrics.counters.abort_on_linger += 1;
         }
         let local = self.conns.slots[slot as usize].tcb.local;
         let after = self.conns.slots[slot as usize].tcb.state;

@@ -43,7 +43,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             })
             .count() as u64;
         RunOutcome {
-            counters: self.metrics.counters.clone(),
+            counters: self.metrics.counters_since_warmup(),
             listener: self.metrics.listener_since_warmup(&self.listener.counters),
             connect_time: self.metrics.connect_time.clone(),
             time_wait_client: self.metrics.tw_client.stats(end),

@@ -18,7 +18,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             _ => NO_POP,
         };
         if seg.flags.syn() && !seg.flags.ack() && !matches!(origin, Origin::Population(..)) {
-            self.metrics.counters.attack_syns += self.metrics.measuring as u64;
+            self.metrics.counters.attack_syns += 1;
         }
         let before_state = self.state_at(seg.dst, seg.src);
         if let Some(slot) = self.lookup(&seg) {
@@ -91,7 +91,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             }
             Disposition::ReopenFromTimeWait { isn } => {
                 // TIME-WAIT gives way to the new SYN (`TCP_TW_SYN`).
-                self.metrics.counters.time_wait_reopened_server += self.metrics.measuring as u64;
+                self.metrics.counters.time_wait_reopened_server += 1;
                 self.on_transition(slot, before, State::Closed);
                 self.release(slot);
                 self.listener_segment(seg, pop, Some(isn), before_state);

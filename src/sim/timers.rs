@@ -119,15 +119,13 @@ impl<Q: Scheduler<Event>> World<Q> {
             false
         };
         // Retransmissions: everything a timer sends is one.
-        if self.metrics.measuring {
-            self.metrics.counters.retransmissions += out.len() as u64;
-            if before == State::SynSent {
-                self.metrics.counters.client_syn_retrans += out.len() as u64;
-            }
+        self.metrics.counters.retransmissions += out.len() as u64;
+        if before == State::SynSent {
+            self.metrics.counters.client_syn_retrans += out.len() as u64;
         }
         let local = self.conns.slots[slot as usize].tcb.local;
         let after = self.conns.slots[slot as usize].tcb.state;
-        if before == State::TimeWait && local.ip == SERVER.ip && self.metrics.measuring {
+        if before == State::TimeWait && local.ip == SERVER.ip {
             self.metrics.counters.time_wait_expired_server += 1; // TcpExtTW: expired in the timer
         }
         let side = self.side_of(local.ip);

@@ -78,7 +78,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             Role::ServerChild { created, confirmed, sent, .. } => {
                 if after == State::Closed {
                     if self.conns.slots[slot as usize].tcb.close_cause == Some(CloseCause::Reset) {
-                        self.metrics.counters.tcp_estab_resets += self.metrics.measuring as u64;
+                        self.metrics.counters.tcp_estab_resets += 1;
                         if !confirmed && sent > 0 {
                             // Two-way ablation: a connection nobody wanted.
                             self.metrics.counters.unwanted_established += 1;
@@ -129,10 +129,10 @@ impl<Q: Scheduler<Event>> World<Q> {
         }
         if is_server {
             self.metrics.tw_server.add(now, 1);
-            self.metrics.counters.time_wait_entered_server += self.metrics.measuring as u64;
+            self.metrics.counters.time_wait_entered_server += 1;
         } else {
             self.metrics.tw_client.add(now, 1);
-            self.metrics.counters.time_wait_entered_client += self.metrics.measuring as u64;
+            self.metrics.counters.time_wait_entered_client += 1;
         }
         true
     }

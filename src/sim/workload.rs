@@ -259,7 +259,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                     mss: DEFAULT_MSS,
                     ..Default::default()
                 };
-                self.metrics.counters.attack_syns_sent += self.metrics.measuring as u64;
+                self.metrics.counters.attack_syns_sent += 1;
                 self.transmit(seg, Side::Other);
             }
             AttackKind::HalfOpen => {
@@ -275,7 +275,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                     mss: DEFAULT_MSS,
                     ..Default::default()
                 };
-                self.metrics.counters.attack_syns_sent += self.metrics.measuring as u64;
+                self.metrics.counters.attack_syns_sent += 1;
                 self.transmit(seg, Side::Other);
             }
             AttackKind::ConnectFlood => {
@@ -299,7 +299,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                 let mut out = std::mem::take(&mut self.out);
                 let tcb = Tcb::connect(now, SockAddr::new(ip, port), SERVER, isn, &p, &mut out);
                 self.out = out;
-                self.metrics.counters.attack_syns_sent += self.metrics.measuring as u64;
+                self.metrics.counters.attack_syns_sent += 1;
                 let slot = self.insert(tcb, Role::AttackerConn);
                 self.settle(slot, State::SynSent);
             }

@@ -53,7 +53,7 @@ pub enum Event {
     AcceptTick,
     /// The next attack packet or connection.
     Attack { attacker: u16 },
-    /// End of the warm-up: gauges start measuring.
+    /// End of the warm-up: gauges start measuring, counters are snapshot.
     WarmupEnd,
     /// A time-series bin ends.
     Sample,
@@ -351,21 +351,19 @@ impl<Q: Scheduler<Event>> World<Q> {
     pub(super) fn transmit(&mut self, seg: Segment, from: Side) {
         let direction =
             if seg.dst.ip == SERVER.ip { Direction::ClientToServer } else { Direction::ServerToClient };
-        if self.metrics.measuring {
-            self.metrics.counters.segments_sent += 1;
-            if seg.flags.rst() {
-                self.metrics.counters.tcp_out_rsts += (from == Side::Server) as u64;
-            }
+        self.metrics.counters.segments_sent += 1;
+        if seg.flags.rst() {
+            self.metrics.counters.tcp_out_rsts += (from == Side::Server) as u64;
         }
         let state = self.state_at(seg.src, seg.dst);
         self.record(from, RecordKind::Sent, Some(seg), (state, state), "");
         match self.link.decide(&seg, direction) {
             Delivery::Dropped(rule) => {
-                self.metrics.counters.segments_lost += self.metrics.measuring as u64;
+                self.metrics.counters.segments_lost += 1;
                 self.record(from, RecordKind::Lost, Some(seg), (None, None), format!("{rule}"));
             }
             Delivery::Lost => {
-                self.metrics.counters.segments_lost += self.metrics.measuring as u64;
+                self.metrics.counters.segments_lost += 1;
                 self.record(from, RecordKind::Lost, Some(seg), (None, None), "lost on the link");
             }
             Delivery::After(delay) => self.queue.push(self.now + delay, Event::Arrive(seg)),
@@ -382,7 +380,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             Admit::Queued => {}
             Admit::Dropped(seg) => {
                 // `enqueue_to_backlog`: softnet_stat's dropped column.
-                self.metrics.counters.ingress_drops += self.metrics.measuring as u64;
+                self.metrics.counters.ingress_drops += 1;
                 let st = self.state_at(seg.dst, seg.src);
                 self.record(
                     Side::Server,
