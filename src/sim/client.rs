@@ -18,14 +18,13 @@ impl<Q: Scheduler<Event>> World<Q> {
         let side = self.side_of(seg.dst.ip);
         let before_state = self.state_at(seg.dst, seg.src);
         if let Some(slot) = self.lookup(&seg) {
-            let p = self.params_for(self.conns.slots[slot as usize].role);
-            let s = &mut self.conns.slots[slot as usize];
-            let before = s.tcb.state;
-            let mut out = std::mem::take(&mut self.out);
-            let disposition = s.tcb.handle_segment(self.now, &seg, &p, &mut out);
-            let after = s.tcb.state;
-            self.out = out;
-            self.record(side, RecordKind::Received, Some(seg), (before_state, Some(after)), "");
+            let (disposition, before) = self.drive(
+                slot,
+                RecordKind::Received,
+                Some(seg),
+                |_| Some("".into()),
+                |tcb, _, now, p, out| tcb.handle_segment(now, &seg, p, out),
+            );
             if let Disposition::ReopenFromTimeWait { .. } = disposition {
                 // No listener on a client: the SYN ends the TIME-WAIT and gets a RST.
                 self.out.extend(reset_for(&seg));
@@ -141,18 +140,20 @@ impl<Q: Scheduler<Event>> World<Q> {
     }
 
     pub(super) fn app_close(&mut self, slot: u32) {
-        let before = self.conns.slots[slot as usize].tcb.state;
         let role = self.conns.slots[slot as usize].role;
-        let p = self.params_for(role);
-        let mut out = std::mem::take(&mut self.out);
-        self.conns.slots[slot as usize].tcb.close(self.now, &p, &mut out);
-        self.out = out;
-        if p.linger_zero && self.conns.slots[slot as usize].tcb.close_cause == Some(CloseCause::Abort) {
+        let (linger_zero, before) = self.drive(
+            slot,
+            RecordKind::App("close"),
+            None,
+            |_| Some("".into()),
+            |tcb, _, now, p, out| {
+                tcb.close(now, p, out);
+                p.linger_zero
+            },
+        );
+        if linger_zero && self.conns.slots[slot as usize].tcb.close_cause == Some(CloseCause::Abort) {
             self.metrics.counters.abort_on_linger += 1;
         }
-        let local = self.conns.slots[slot as usize].tcb.local;
-        let after = self.conns.slots[slot as usize].tcb.state;
-        self.record(self.side_of(local.ip), RecordKind::App("close"), None, (Some(before), Some(after)), "");
         if let Role::Client { pop, user, closed_by_app: false, .. } = role {
             if let Role::Client { closed_by_app, .. } = &mut self.conns.slots[slot as usize].role {
                 *closed_by_app = true;

@@ -60,18 +60,11 @@ impl<Q: Scheduler<Event>> World<Q> {
             }
             ScriptAction::Send(side, len) => {
                 if let Some(slot) = self.traced_slot(side) {
-                    let before = self.conns.slots[slot as usize].tcb.state;
-                    let p = self.params_for(self.conns.slots[slot as usize].role);
-                    let mut out = std::mem::take(&mut self.out);
-                    self.conns.slots[slot as usize].tcb.send(self.now, len, &p, &mut out);
-                    self.out = out;
-                    self.record(
-                        side,
-                        RecordKind::App("send"),
-                        None,
-                        (Some(before), Some(self.conns.slots[slot as usize].tcb.state)),
-                        format!("{len} bytes"),
-                    );
+                    let note = |_: &()| Some(format!("{len} bytes").into());
+                    let (_, before) =
+                        self.drive(slot, RecordKind::App("send"), None, note, |tcb, _, now, p, out| {
+                            tcb.send(now, len, p, out)
+                        });
                     self.settle(slot, before);
                 }
             }

@@ -41,19 +41,15 @@ impl<Q: Scheduler<Event>> World<Q> {
         before_state: Option<State>,
     ) {
         let role = self.conns.slots[slot as usize].role;
-        let before = self.conns.slots[slot as usize].tcb.state;
-        let p = self.params_for(role);
-        let mut out = std::mem::take(&mut self.out);
         if let Role::Request { pop: rpop } = role {
-            let s = &mut self.conns.slots[slot as usize];
-            let outcome = self.listener.on_request_segment(self.now, &mut s.tcb, &seg, &p, &mut out);
-            let after = s.tcb.state;
-            let note = match outcome {
-                RequestOutcome::Overflowed => "accept queue full: ACK dropped",
-                _ => "",
+            let note = |o: &RequestOutcome| match o {
+                RequestOutcome::Overflowed => Some("accept queue full: ACK dropped".into()),
+                _ => Some("".into()),
             };
-            self.record(Side::Server, RecordKind::Received, Some(seg), (before_state, Some(after)), note);
-            self.out = out;
+            let (outcome, before) =
+                self.drive(slot, RecordKind::Received, Some(seg), note, |tcb, l, now, p, out| {
+                    l.on_request_segment(now, tcb, &seg, p, out)
+                });
             match outcome {
                 RequestOutcome::Pending | RequestOutcome::Overflowed => self.settle(slot, before),
                 RequestOutcome::Removed => {
@@ -81,14 +77,14 @@ impl<Q: Scheduler<Event>> World<Q> {
         {
             *confirmed = true;
         }
-        let disposition = s.tcb.handle_segment(self.now, &seg, &p, &mut out);
-        let after = s.tcb.state;
-        self.out = out;
+        // A reopened TIME-WAIT is recorded by the listener that takes its SYN.
+        let note = |d: &Disposition| matches!(d, Disposition::Done).then(|| "".into());
+        let (disposition, before) =
+            self.drive(slot, RecordKind::Received, Some(seg), note, |tcb, _, now, p, out| {
+                tcb.handle_segment(now, &seg, p, out)
+            });
         match disposition {
-            Disposition::Done => {
-                self.record(Side::Server, RecordKind::Received, Some(seg), (before_state, Some(after)), "");
-                self.settle(slot, before);
-            }
+            Disposition::Done => self.settle(slot, before),
             Disposition::ReopenFromTimeWait { isn } => {
                 // TIME-WAIT gives way to the new SYN (`TCP_TW_SYN`).
                 self.metrics.counters.time_wait_reopened_server += 1;
@@ -253,12 +249,15 @@ impl<Q: Scheduler<Event>> World<Q> {
             (self.state_at(local, remote), self.state_at(local, remote)),
             "",
         );
-        let p = self.server_params_for(pop);
-        if self.server.response_bytes > 0 {
-            let before = self.conns.slots[slot as usize].tcb.state;
-            let mut out = std::mem::take(&mut self.out);
-            self.conns.slots[slot as usize].tcb.send(self.now, self.server.response_bytes, &p, &mut out);
-            self.out = out;
+        let bytes = self.server.response_bytes;
+        if bytes > 0 {
+            let (_, before) = self.drive(
+                slot,
+                RecordKind::App("send"),
+                None,
+                |_| None,
+                |tcb, _, now, p, out| tcb.send(now, bytes, p, out),
+            );
             self.settle(slot, before);
         }
         if !self.live(slot, generation) {

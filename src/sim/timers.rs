@@ -105,34 +105,33 @@ impl<Q: Scheduler<Event>> World<Q> {
             Some(_) => return self.arm_timer(slot),
             None => return,
         }
-        let before = s.tcb.state;
         let what = timer_name(&s.tcb);
-        let role = s.role;
-        let p = self.params_for(role);
-        let mut out = std::mem::take(&mut self.out);
-        let expired_request = if let Role::Request { .. } = role {
-            let s = &mut self.conns.slots[slot as usize];
-            self.listener.request_timeout(self.now, &mut s.tcb, &p, &mut out)
-        } else {
-            let s = &mut self.conns.slots[slot as usize];
-            s.tcb.handle_timeout(self.now, &p, &mut out);
-            false
-        };
+        let request = matches!(s.role, Role::Request { .. });
+        let (expired_request, before) = self.drive(
+            slot,
+            RecordKind::Timer(what),
+            None,
+            |_| Some("".into()),
+            |tcb, listener, now, p, out| {
+                if request {
+                    listener.request_timeout(now, tcb, p, out)
+                } else {
+                    tcb.handle_timeout(now, p, out);
+                    false
+                }
+            },
+        );
         // Retransmissions: everything a timer sends is one.
-        self.metrics.counters.retransmissions += out.len() as u64;
+        self.metrics.counters.retransmissions += self.out.len() as u64;
         if before == State::SynSent {
-            self.metrics.counters.client_syn_retrans += out.len() as u64;
+            self.metrics.counters.client_syn_retrans += self.out.len() as u64;
         }
         let local = self.conns.slots[slot as usize].tcb.local;
-        let after = self.conns.slots[slot as usize].tcb.state;
         if before == State::TimeWait && local.ip == SERVER.ip {
             self.metrics.counters.time_wait_expired_server += 1; // TcpExtTW: expired in the timer
         }
-        let side = self.side_of(local.ip);
-        self.record(side, RecordKind::Timer(what), None, (Some(before), Some(after)), "");
-        self.out = out;
         if expired_request {
-            self.flush(side);
+            self.flush(self.side_of(local.ip));
             self.release(slot);
             self.update_listener_gauges();
             return;

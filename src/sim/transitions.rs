@@ -8,7 +8,7 @@ use super::world::{Event, World};
 use crate::engine::Scheduler;
 use crate::tcp::time_wait::TimeWaitBuckets;
 use crate::tcp::{CloseCause, State};
-use crate::trace::Side;
+use crate::trace::{RecordKind, Side};
 
 impl<Q: Scheduler<Event>> World<Q> {
     pub(super) fn on_transition(&mut self, slot: u32, before: State, mut after: State) {
@@ -33,12 +33,16 @@ impl<Q: Scheduler<Event>> World<Q> {
                         self.metrics.connect_time.record(now - started);
                     }
                     let generation = self.conns.slots[slot as usize].generation;
-                    let p = self.pops[pop as usize].params;
                     let bytes = self.pops[pop as usize].request_bytes;
                     if bytes > 0 {
-                        let mut out = std::mem::take(&mut self.out);
-                        self.conns.slots[slot as usize].tcb.send(now, bytes, &p, &mut out);
-                        self.out = out;
+                        // Sent from inside a transition: flushed now, settled by the caller.
+                        self.drive(
+                            slot,
+                            RecordKind::App("send"),
+                            None,
+                            |_| None,
+                            |tcb, _, now, p, out| tcb.send(now, bytes, p, out),
+                        );
                         self.flush(Side::Client);
                     }
                     if closes_first {

@@ -301,6 +301,36 @@ impl<Q: Scheduler<Event>> World<Q> {
         }
     }
 
+    /// The one way into a connection's TCB: calls it (`call` gets the TCB,
+    /// the listener beside it, `now`, its host's settings and the output
+    /// buffer), then the one tracing hook: a record of `kind` about `seg`,
+    /// with the state before and after, when `note` gives one for the
+    /// result. What the call sent waits in `self.out` for `settle`, which
+    /// every caller ends with (or `flush` + `release` when the slot is done).
+    /// Returns the call's result and the state before it.
+    pub(super) fn drive<R>(
+        &mut self,
+        slot: u32,
+        kind: RecordKind,
+        seg: Option<Segment>,
+        note: impl FnOnce(&R) -> Option<Cow<'static, str>>,
+        call: impl FnOnce(&mut Tcb, &mut Listener<u32>, SimTime, &TcpParams, &mut Vec<Segment>) -> R,
+    ) -> (R, State) {
+        let p = self.params_for(self.conns.slots[slot as usize].role);
+        let mut out = std::mem::take(&mut self.out);
+        let s = &mut self.conns.slots[slot as usize];
+        let before = s.tcb.state;
+        let result = call(&mut s.tcb, &mut self.listener, self.now, &p, &mut out);
+        let (local, after) = (s.tcb.local, s.tcb.state);
+        self.out = out;
+        if self.trace.is_some()
+            && let Some(note) = note(&result)
+        {
+            self.record(self.side_of(local.ip), kind, seg, (Some(before), Some(after)), note);
+        }
+        (result, before)
+    }
+
     /// After a TCB call: send what it produced, react to its state change,
     /// release it if closed, re-arm its timer.
     pub(super) fn settle(&mut self, slot: u32, before: State) {
