@@ -3,7 +3,7 @@
 //! application's close().
 
 use super::addr::{Origin, SERVER};
-use super::conns::{NO_USER, Role, tuple};
+use super::conns::{Hints, NO_USER, Role, tuple};
 use super::world::{Event, World};
 use crate::config::{AttackKind, Closer};
 use crate::engine::Scheduler;
@@ -14,10 +14,10 @@ use crate::trace::{RecordKind, Side};
 use rand::{Rng, RngExt};
 
 impl<Q: Scheduler<Event>> World<Q> {
-    pub(super) fn host_receive(&mut self, seg: Segment) {
+    pub(super) fn host_receive(&mut self, seg: Segment, hints: Hints) {
         let side = self.side_of(seg.dst.ip);
         let before_state = self.state_at(seg.dst, seg.src);
-        if let Some(slot) = self.lookup(&seg) {
+        if let Some(slot) = self.lookup(&seg, hints) {
             let (disposition, before) = self.drive(
                 slot,
                 RecordKind::Received,

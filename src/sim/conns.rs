@@ -95,6 +95,21 @@ pub(super) fn tuple(local: SockAddr, remote: SockAddr) -> (u64, u32) {
     ((local.ip as u64) << 32 | (local.port as u64) << 16 | remote.port as u64, remote.ip)
 }
 
+/// Simulation hints that travel with a segment in its event, never on the
+/// wire: the sending connection's slot and the slot it believes the
+/// receiver's connection has (index + 1; 0 none), so delivery usually
+/// needs no 4-tuple lookup. The receiver checks the 4-tuple before
+/// trusting a hint.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Hints {
+    pub src_slot: u32,
+    pub dst_slot: u32,
+}
+
+impl Hints {
+    pub const NONE: Hints = Hints { src_slot: 0, dst_slot: 0 };
+}
+
 /// Every connection alive, found by slot or by 4-tuple.
 #[derive(Default)]
 pub(super) struct Conns {
@@ -160,10 +175,10 @@ impl Conns {
 
     /// The connection a segment is for; learns the sender's slot for the
     /// replies.
-    pub fn lookup(&mut self, seg: &Segment) -> Option<u32> {
-        let slot = self.find(seg.dst, seg.src, seg.dst_slot)?;
-        if seg.src_slot != 0 {
-            self.slots[slot as usize].peer = seg.src_slot;
+    pub fn lookup(&mut self, seg: &Segment, hints: Hints) -> Option<u32> {
+        let slot = self.find(seg.dst, seg.src, hints.dst_slot)?;
+        if hints.src_slot != 0 {
+            self.slots[slot as usize].peer = hints.src_slot;
         }
         Some(slot)
     }

@@ -2,7 +2,7 @@
 //! segment, at given times; and the traced connection's view.
 
 use super::addr::SERVER;
-use super::conns::{NO_USER, tuple};
+use super::conns::{Hints, NO_USER, tuple};
 use super::world::{Event, World};
 use crate::engine::{Scheduler, SimTime};
 use crate::tcp::params::DEFAULT_MSS;
@@ -70,7 +70,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             }
             ScriptAction::Inject(seg) => {
                 let side = self.side_of(seg.src.ip);
-                self.transmit(seg, side);
+                self.transmit(seg, Hints::NONE, side);
             }
             ScriptAction::InjectOldSyn { seq_offset } => {
                 // The old incarnation used the port the traced client will pick.
@@ -91,7 +91,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                     (None, None),
                     "an earlier incarnation's SYN, delayed in the network",
                 );
-                self.transmit(seg, Side::Other);
+                self.transmit(seg, Hints::NONE, Side::Other);
             }
         }
     }

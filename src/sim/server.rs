@@ -3,7 +3,7 @@
 //! answers and closes.
 
 use super::addr::{Origin, SERVER};
-use super::conns::{NO_POP, Role};
+use super::conns::{Hints, NO_POP, Role};
 use super::world::{Event, World};
 use crate::engine::Scheduler;
 use crate::tcp::{Disposition, RequestOutcome, Segment, State, SynVerdict, reset_for};
@@ -11,7 +11,7 @@ use crate::trace::{RecordKind, Side};
 use rand::Rng;
 
 impl<Q: Scheduler<Event>> World<Q> {
-    pub(super) fn server_receive(&mut self, seg: Segment) {
+    pub(super) fn server_receive(&mut self, seg: Segment, hints: Hints) {
         let origin = self.plan.origin(seg.src.ip);
         let pop = match origin {
             Origin::Population(p, _) => p,
@@ -21,10 +21,10 @@ impl<Q: Scheduler<Event>> World<Q> {
             self.metrics.counters.attack_syns += 1;
         }
         let before_state = self.state_at(seg.dst, seg.src);
-        if let Some(slot) = self.lookup(&seg) {
-            self.server_segment_for_slot(slot, seg, pop, before_state);
+        if let Some(slot) = self.lookup(&seg, hints) {
+            self.server_segment_for_slot(slot, seg, hints, pop, before_state);
         } else if seg.dst.port == SERVER.port {
-            self.listener_segment(seg, pop, None, before_state);
+            self.listener_segment(seg, hints, pop, None, before_state);
         } else {
             self.out.extend(reset_for(&seg));
             self.record(Side::Server, RecordKind::Received, Some(seg), (before_state, before_state), "");
@@ -37,6 +37,7 @@ impl<Q: Scheduler<Event>> World<Q> {
         &mut self,
         slot: u32,
         seg: Segment,
+        hints: Hints,
         pop: u16,
         before_state: Option<State>,
     ) {
@@ -90,7 +91,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                 self.metrics.counters.time_wait_reopened_server += 1;
                 self.on_transition(slot, before, State::Closed);
                 self.release(slot);
-                self.listener_segment(seg, pop, Some(isn), before_state);
+                self.listener_segment(seg, hints, pop, Some(isn), before_state);
             }
         }
     }
@@ -98,6 +99,7 @@ impl<Q: Scheduler<Event>> World<Q> {
     pub(super) fn listener_segment(
         &mut self,
         seg: Segment,
+        hints: Hints,
         pop: u16,
         isn: Option<u32>,
         before_state: Option<State>,
@@ -125,7 +127,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                     };
                     let after = tcb.state;
                     let slot = self.insert(tcb, role);
-                    self.conns.slots[slot as usize].peer = seg.src_slot;
+                    self.conns.slots[slot as usize].peer = hints.src_slot;
                     self.record(
                         Side::Server,
                         RecordKind::Received,
@@ -179,7 +181,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                 let role =
                     Role::ServerChild { pop, accepted: false, confirmed: true, created: self.now, sent: 0 };
                 let slot = self.insert(tcb, role);
-                self.conns.slots[slot as usize].peer = seg.src_slot;
+                self.conns.slots[slot as usize].peer = hints.src_slot;
                 let generation = self.conns.slots[slot as usize].generation;
                 self.settle(slot, state);
                 // The cookie ACK may have carried an RST or FIN that ended it already.

@@ -3,7 +3,7 @@
 //! hosts, connect floods) with their rate profiles.
 
 use super::addr::{AddressPlan, SERVER};
-use super::conns::{NO_USER, Role, tuple};
+use super::conns::{Hints, NO_USER, Role, tuple};
 use super::kernel;
 use super::world::{Event, World};
 use crate::config::{AttackKind, Closer, RateProfile, RunConfig};
@@ -260,7 +260,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                     ..Default::default()
                 };
                 self.metrics.counters.attack_syns_sent += 1;
-                self.transmit(seg, Side::Other);
+                self.transmit(seg, Hints::NONE, Side::Other);
             }
             AttackKind::HalfOpen => {
                 let ip = a.base + self.rng_attack.random_range(0..a.hosts) as u32;
@@ -276,7 +276,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                     ..Default::default()
                 };
                 self.metrics.counters.attack_syns_sent += 1;
-                self.transmit(seg, Side::Other);
+                self.transmit(seg, Hints::NONE, Side::Other);
             }
             AttackKind::ConnectFlood => {
                 let ip = a.base + self.rng_attack.random_range(0..a.hosts) as u32;

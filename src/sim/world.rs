@@ -15,7 +15,7 @@
 //! change, and re-arm or free its slot.
 
 use super::addr::{AddressPlan, Origin, SERVER};
-use super::conns::{Conns, NO_POP, Role, tuple};
+use super::conns::{Conns, Hints, NO_POP, Role, tuple};
 use super::kernel;
 use super::metrics::Metrics;
 use super::outcome::RunOutcome;
@@ -37,7 +37,7 @@ use std::borrow::Cow;
 #[derive(Copy, Clone, Debug)]
 pub enum Event {
     /// A segment reaches its destination host.
-    Arrive(Segment),
+    Arrive(Segment, Hints),
     /// The server finished taking one segment off its ingress queue.
     IngressDone,
     /// A connection's timer may be due (lazily cancelled: checked against
@@ -83,7 +83,7 @@ pub struct World<Q: Scheduler<Event> = TimingWheel<Event>> {
     pub(super) accept_interval: Option<SimDuration>,
     pub(super) accept_pending: bool,
     pub(super) last_accept: SimTime,
-    pub(super) ingress: Ingress<Segment>,
+    pub(super) ingress: Ingress<(Segment, Hints)>,
     pub(super) link: Link,
     pub(super) rng_isn: SimRng,
     pub(super) rng_arrivals: SimRng,
@@ -231,7 +231,7 @@ impl<Q: Scheduler<Event>> World<Q> {
 
     pub(super) fn dispatch(&mut self, event: Event) {
         match event {
-            Event::Arrive(seg) => self.on_arrive(seg),
+            Event::Arrive(seg, hints) => self.on_arrive(seg, hints),
             Event::IngressDone => self.on_ingress_done(),
             Event::Timer { slot, generation } => self.on_timer(slot, generation),
             Event::AppClose { slot, generation } => {
@@ -261,8 +261,8 @@ impl<Q: Scheduler<Event>> World<Q> {
         self.conns.live(slot, generation)
     }
 
-    pub(super) fn lookup(&mut self, seg: &Segment) -> Option<u32> {
-        self.conns.lookup(seg)
+    pub(super) fn lookup(&mut self, seg: &Segment, hints: Hints) -> Option<u32> {
+        self.conns.lookup(seg, hints)
     }
 
     /// The port counts of a client or attacking host (None for the server
@@ -335,14 +335,10 @@ impl<Q: Scheduler<Event>> World<Q> {
     /// release it if closed, re-arm its timer.
     pub(super) fn settle(&mut self, slot: u32, before: State) {
         let (local, peer) = (self.conns.slots[slot as usize].tcb.local, self.conns.slots[slot as usize].peer);
-        for seg in self.out.iter_mut() {
-            seg.src_slot = slot + 1;
-            seg.dst_slot = peer;
-        }
         if let Role::ServerChild { sent, .. } = &mut self.conns.slots[slot as usize].role {
             *sent += self.out.len() as u32;
         }
-        self.flush(self.side_of(local.ip));
+        self.send_out(self.side_of(local.ip), Hints { src_slot: slot + 1, dst_slot: peer });
         let after = self.conns.slots[slot as usize].tcb.state;
         if before != after {
             self.on_transition(slot, before, after);
@@ -368,17 +364,22 @@ impl<Q: Scheduler<Event>> World<Q> {
 
     // ----- the wire ------------------------------------------------------
 
+    /// Sends what the last TCB call produced, without slot hints.
     pub(super) fn flush(&mut self, from: Side) {
+        self.send_out(from, Hints::NONE);
+    }
+
+    fn send_out(&mut self, from: Side, hints: Hints) {
         let mut out = std::mem::take(&mut self.out);
         for seg in out.drain(..) {
-            self.transmit(seg, from);
+            self.transmit(seg, hints, from);
         }
         self.out = out;
     }
 
     /// Puts a segment on the path toward its destination (`net::link`
     /// decides: drop rules, the loss process, then the delay).
-    pub(super) fn transmit(&mut self, seg: Segment, from: Side) {
+    pub(super) fn transmit(&mut self, seg: Segment, hints: Hints, from: Side) {
         let direction =
             if seg.dst.ip == SERVER.ip { Direction::ClientToServer } else { Direction::ServerToClient };
         self.metrics.counters.segments_sent += 1;
@@ -396,19 +397,19 @@ impl<Q: Scheduler<Event>> World<Q> {
                 self.metrics.counters.segments_lost += 1;
                 self.record(from, RecordKind::Lost, Some(seg), (None, None), "lost on the link");
             }
-            Delivery::After(delay) => self.queue.push(self.now + delay, Event::Arrive(seg)),
+            Delivery::After(delay) => self.queue.push(self.now + delay, Event::Arrive(seg, hints)),
         }
     }
 
-    fn on_arrive(&mut self, seg: Segment) {
+    fn on_arrive(&mut self, seg: Segment, hints: Hints) {
         if seg.dst.ip != SERVER.ip {
-            return self.host_receive(seg);
+            return self.host_receive(seg, hints);
         }
-        match self.ingress.offer(self.now, seg) {
-            Admit::Now(seg) => return self.server_receive(seg),
+        match self.ingress.offer(self.now, (seg, hints)) {
+            Admit::Now((seg, hints)) => return self.server_receive(seg, hints),
             Admit::Serve(done) => self.queue.push(done, Event::IngressDone),
             Admit::Queued => {}
-            Admit::Dropped(seg) => {
+            Admit::Dropped((seg, _)) => {
                 // `enqueue_to_backlog`: softnet_stat's dropped column.
                 self.metrics.counters.ingress_drops += 1;
                 let st = self.state_at(seg.dst, seg.src);
@@ -426,12 +427,12 @@ impl<Q: Scheduler<Event>> World<Q> {
     }
 
     fn on_ingress_done(&mut self) {
-        let (seg, next) = self.ingress.done(self.now);
+        let ((seg, hints), next) = self.ingress.done(self.now);
         if let Some(at) = next {
             self.queue.push(at, Event::IngressDone);
         }
         self.metrics.ingress.set(self.now, self.ingress.waiting() as u64);
-        self.server_receive(seg);
+        self.server_receive(seg, hints);
     }
 
     fn on_warmup_end(&mut self) {

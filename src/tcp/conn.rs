@@ -258,8 +258,6 @@ impl Tcb {
             len: 0,
             mss: 0,
             flags,
-            src_slot: 0,
-            dst_slot: 0,
         }
     }
 

@@ -436,8 +436,6 @@ impl<T> Listener<T> {
             len: 0,
             mss: COOKIE_MSS_TABLE[index],
             flags: Flags::SYN_ACK,
-            src_slot: 0,
-            dst_slot: 0,
         }
     }
 }
