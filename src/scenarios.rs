@@ -10,7 +10,7 @@ use crate::engine::{SimDuration, SimTime};
 use crate::net::{DelaySpec, Direction, DropRule, Occurrence, RuleAction};
 use crate::sim::addr::SERVER;
 use crate::sim::{ScriptAction, World};
-use crate::tcp::params::DEFAULT_MSS;
+use crate::tcp::params::{DEFAULT_MSS, IP_LOCAL_PORT_RANGE, TCP_MAX_TW_BUCKETS, TCP_SYN_RETRIES};
 use crate::tcp::{Flags, Segment, SegmentKind, SockAddr};
 use crate::trace::{Side, TraceRecord};
 use Direction::*;
@@ -185,13 +185,13 @@ fn client() -> ClientConfig {
         request_bytes: 0,
         start: SimDuration::ZERO,
         stop: None,
-        tcp_syn_retries: 6,
+        tcp_syn_retries: TCP_SYN_RETRIES,
         tcp_tw_reuse: TwReuse::LoopbackOnly,
         tcp_timestamps: true,
-        ip_local_port_range: [32768, 60999],
+        ip_local_port_range: IP_LOCAL_PORT_RANGE,
         tcp_fin_timeout: SimDuration::from_secs(60),
         tcp_orphan_retries: 0,
-        tcp_max_tw_buckets: 131_072,
+        tcp_max_tw_buckets: TCP_MAX_TW_BUCKETS,
         linger_zero: false,
         handshake: Handshake::ThreeWay,
         host_choice: HostChoice::Random,

@@ -1,5 +1,5 @@
-//! The article's scenarios (shared/SCENARIOS.md) as exact segment sequences and
-//! state transitions. Times in ms, one-way delay 10 ms; seq and ack relative
+//! The traced scenarios (src/scenarios.rs) as exact segment sequences
+//! and state transitions. Times in ms, one-way delay 10 ms; seq and ack relative
 //! to each side's ISN, as Wireshark shows them. `>` sent, `X` lost on the way.
 
 mod common;

@@ -10,9 +10,10 @@
 //! - `metrics`, `outcome`: what a run measures and reports;
 //! - `net::link`, `net::ingress`: the path and the server's ingress queue.
 //!
-//! Every TCB call goes through `drive`-style helpers here (`settle`,
-//! `flush`, `release`): they send what the TCB produced, report its state
-//! change, and re-arm or free its slot.
+//! Every call into a connection's TCB goes through `drive` (its settings,
+//! the listener, the output buffer, the one tracing hook) and ends with
+//! `settle`: send what the TCB produced, report its state change, re-arm
+//! or free its slot. See docs/architecture.md.
 
 use super::addr::{AddressPlan, Origin, SERVER};
 use super::conns::{Conns, Hints, NO_POP, Role, tuple};
