@@ -10,7 +10,9 @@ use crate::engine::{SimDuration, SimTime};
 use crate::net::{DelaySpec, Direction, DropRule, Occurrence, RuleAction};
 use crate::sim::addr::SERVER;
 use crate::sim::{ScriptAction, World};
-use crate::tcp::params::{DEFAULT_MSS, IP_LOCAL_PORT_RANGE, TCP_MAX_TW_BUCKETS, TCP_SYN_RETRIES};
+use crate::tcp::params::{
+    DEFAULT_MSS, IP_LOCAL_PORT_RANGE, TCP_FIN_TIMEOUT, TCP_MAX_TW_BUCKETS, TCP_SYN_RETRIES,
+};
 use crate::tcp::{Flags, Segment, SegmentKind, SockAddr};
 use crate::trace::{Side, TraceRecord};
 use Direction::*;
@@ -189,7 +191,7 @@ fn client() -> ClientConfig {
         tcp_tw_reuse: TwReuse::LoopbackOnly,
         tcp_timestamps: true,
         ip_local_port_range: IP_LOCAL_PORT_RANGE,
-        tcp_fin_timeout: SimDuration::from_secs(60),
+        tcp_fin_timeout: TCP_FIN_TIMEOUT,
         tcp_orphan_retries: 0,
         tcp_max_tw_buckets: TCP_MAX_TW_BUCKETS,
         linger_zero: false,

@@ -88,8 +88,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                     (Some(State::TimeWait), Some(State::Closed)),
                     note,
                 );
-                self.on_transition(slot, State::TimeWait, State::Closed);
-                self.release(slot);
+                self.settle(slot, State::TimeWait);
                 (port, isn)
             }
             PortChoice::Exhausted => {

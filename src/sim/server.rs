@@ -88,9 +88,9 @@ impl<Q: Scheduler<Event>> World<Q> {
             Disposition::Done => self.settle(slot, before),
             Disposition::ReopenFromTimeWait { isn } => {
                 // TIME-WAIT gives way to the new SYN (`TCP_TW_SYN`).
+                // The TCB closed itself; settle reports it and frees the slot.
                 self.metrics.counters.time_wait_reopened_server += 1;
-                self.on_transition(slot, before, State::Closed);
-                self.release(slot);
+                self.settle(slot, before);
                 self.listener_segment(seg, hints, pop, Some(isn), before_state);
             }
         }

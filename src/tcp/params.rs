@@ -38,10 +38,10 @@ pub struct TcpParams {
 impl Default for TcpParams {
     fn default() -> Self {
         TcpParams {
-            syn_retries: 6,
-            synack_retries: 5,
-            orphan_retries: 8,
-            fin_timeout: SimDuration::from_secs(60),
+            syn_retries: TCP_SYN_RETRIES,
+            synack_retries: TCP_SYNACK_RETRIES,
+            orphan_retries: ORPHAN_RETRIES_LIVE_PEER,
+            fin_timeout: TCP_FIN_TIMEOUT,
             timestamps: true,
             linger_zero: false,
             mss: DEFAULT_MSS,
@@ -50,9 +50,13 @@ impl Default for TcpParams {
     }
 }
 
+/// What `tcp_orphan_retries()` makes of a sysctl of 0 (the default) for
+/// a peer that is still alive.
+pub const ORPHAN_RETRIES_LIVE_PEER: u8 = 8;
+
 /// `tcp_orphan_retries()`: a sysctl of 0 means 8 for a live peer.
 pub fn effective_orphan_retries(sysctl: u8) -> u8 {
-    if sysctl == 0 { 8 } else { sysctl }
+    if sysctl == 0 { ORPHAN_RETRIES_LIVE_PEER } else { sysctl }
 }
 
 /// The RTO after `n` expiries: `base << n`, capped at `TCP_RTO_MAX`
@@ -64,6 +68,8 @@ pub fn backoff(base: SimDuration, n: u8) -> SimDuration {
     base.saturating_mul(1u64 << n).min(TCP_RTO_MAX)
 }
 
+/// Linux's default `tcp_fin_timeout`.
+pub const TCP_FIN_TIMEOUT: SimDuration = SimDuration::from_secs(60);
 /// Linux's default `tcp_syn_retries`.
 pub const TCP_SYN_RETRIES: u8 = 6;
 /// Linux's default `tcp_synack_retries`.
