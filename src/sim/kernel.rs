@@ -81,3 +81,28 @@ pub fn client_ports(c: &ClientConfig) -> Ports {
 pub fn attacker_ports() -> Ports {
     Ports::new(IP_LOCAL_PORT_RANGE, TwReuse::Off, true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tcp::params::{TCP_FIN_TIMEOUT, TCP_SYNACK_RETRIES};
+
+    #[test]
+    fn default_sysctls_are_the_model_defaults() {
+        let s = ServerConfig::default();
+        assert_eq!(server_params(&s), TcpParams::default());
+        let l = listener_config(&s);
+        assert_eq!((l.max_ack_backlog, l.syncookies), (4096, SynCookies::OnOverflow));
+        assert_eq!(s.tcp_synack_retries, TCP_SYNACK_RETRIES);
+        assert_eq!(s.tcp_fin_timeout, TCP_FIN_TIMEOUT);
+    }
+
+    #[test]
+    fn two_way_is_a_per_population_ablation() {
+        let mut c: ClientConfig = toml::from_str("hosts = 1").unwrap();
+        assert!(!server_params_for(TcpParams::default(), &c).two_way);
+        c.handshake = Handshake::TwoWay;
+        assert!(server_params_for(TcpParams::default(), &c).two_way);
+        assert_eq!(client_params(&c).syn_retries, TCP_SYN_RETRIES);
+    }
+}
