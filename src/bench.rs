@@ -255,7 +255,7 @@ pub fn run_all(quick: bool, json_out: bool) -> Result<()> {
     result.insert("sweep_cores".into(), json!(cores));
     // What each kind of entry costs in the model, before allocator and
     // hash-table slack (the 10M-host figure above includes those).
-    let slot = crate::sim::world::SLOT_BYTES;
+    let slot = crate::sim::SLOT_BYTES;
     let demux = 2 * std::mem::size_of::<crate::tcp::SockAddr>() + 4 + 1;
     let wheel_entry = std::mem::size_of::<Event>() + 8;
     let sizes = json!({

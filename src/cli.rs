@@ -3,8 +3,8 @@
 use crate::console::note;
 use crate::experiment::{DEFAULT_EXPERIMENT, DEFAULT_ORIGIN, Experiment};
 use crate::net::DropRule;
+use crate::scenarios::{self, SCENARIOS};
 use crate::study::{self, Progress, RunOptions, Shard};
-use crate::trace::scenarios::{self, SCENARIOS};
 use crate::trace::{RecordKind, Side, ladder_svg, ladder_text, write_pcap};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};

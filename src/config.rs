@@ -1,5 +1,5 @@
 //! The typed parameters of one run, as an experiment file writes them.
-//! Names are Linux's sysctl names; every default is Linux's (LINUX.md).
+//! Names are Linux's sysctl names; every default is Linux's (docs/linux.md).
 //! `experiment/` reads files into these and validates them; `sim/` runs them.
 
 use crate::engine::SimDuration;

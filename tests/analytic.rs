@@ -1,4 +1,4 @@
-//! Whole runs against theory (DESIGN.md rule 4), each with its statistical
+//! Whole runs against theory (docs/architecture.md, "Rules"), each with its statistical
 //! tolerance stated and fixed seeds.
 
 use synsim::config::RunConfig;

@@ -1,12 +1,12 @@
-//! The article's scenarios (shared/SCENARIOS.md) as exact segment sequences and
-//! state transitions. Times in ms, one-way delay 10 ms; seq and ack relative
+//! The traced scenarios (src/scenarios.rs) as exact segment sequences
+//! and state transitions. Times in ms, one-way delay 10 ms; seq and ack relative
 //! to each side's ISN, as Wireshark shows them. `>` sent, `X` lost on the way.
 
 mod common;
 
 use common::{states, wire};
+use synsim::scenarios::trace;
 use synsim::trace::Side;
-use synsim::trace::scenarios::trace;
 
 /// SYN (seq=x) -> SYN-ACK (seq=y, ack=x+1) -> ACK (seq=x+1, ack=y+1, no sequence consumed); then FIN, ACK, FIN, ACK.
 #[test]
@@ -551,7 +551,7 @@ fn tw_reuse() {
     assert_eq!(states(&t, Side::Server), expected_server);
 }
 /// Sent segments of one side with a given flag set, as (time ms, absolute seq).
-fn sent(t: &synsim::trace::scenarios::Trace, side: Side, flags: Flags) -> Vec<(u64, u32)> {
+fn sent(t: &synsim::scenarios::Trace, side: Side, flags: Flags) -> Vec<(u64, u32)> {
     t.records
         .iter()
         .filter(|r| r.kind == RecordKind::Sent && r.side == side)
@@ -675,7 +675,7 @@ fn syn_flood_glimpse_with_cookies_gets_through_at_once() {
 fn without_tw_reuse_the_time_wait_port_is_skipped() {
     let on = trace("tw-reuse", &[], 1).unwrap();
     let off = trace("tw-reuse-off", &[], 1).unwrap();
-    let ports = |t: &synsim::trace::scenarios::Trace| -> Vec<u16> {
+    let ports = |t: &synsim::scenarios::Trace| -> Vec<u16> {
         t.records
             .iter()
             .filter(|r| r.kind == RecordKind::Sent && r.side == Side::Client)
@@ -690,7 +690,7 @@ fn without_tw_reuse_the_time_wait_port_is_skipped() {
 
 #[test]
 fn same_seed_same_trace_other_seed_other_isns_same_shape() {
-    for s in synsim::trace::scenarios::SCENARIOS {
+    for s in synsim::scenarios::SCENARIOS {
         let a = trace(s.name, &[], 7).unwrap();
         let b = trace(s.name, &[], 7).unwrap();
         assert_eq!(a.records, b.records, "{}: not reproducible", s.name);
@@ -705,7 +705,7 @@ fn same_seed_same_trace_other_seed_other_isns_same_shape() {
 
 #[test]
 fn every_listed_scenario_exists_and_unknown_ones_do_not() {
-    for s in synsim::trace::scenarios::SCENARIOS {
+    for s in synsim::scenarios::SCENARIOS {
         assert!(trace(s.name, &[], 1).is_some(), "{}", s.name);
     }
     assert!(trace("no-such-scenario", &[], 1).is_none());
@@ -726,7 +726,7 @@ fn extra_drop_rules_compose_with_a_scenario() {
 /// and its data wasted, established 20 ms until the client's RST.
 #[test]
 fn two_way_handshake_counts_the_unwanted_connection() {
-    let setup = synsim::trace::scenarios::setup("old-duplicate-syn-two-way").unwrap();
+    let setup = synsim::scenarios::setup("old-duplicate-syn-two-way").unwrap();
     let mut world = synsim::sim::World::new(&setup.config, 1, 0);
     world.set_drop_rules(setup.rules);
     for (at, action) in setup.script {
@@ -737,7 +737,7 @@ fn two_way_handshake_counts_the_unwanted_connection() {
     assert_eq!(o.counters.unwanted_segments, 2);
     assert_eq!(o.counters.unwanted_established_ns, 20_000_000);
     // The three-way handshake wastes nothing on the same old SYN.
-    let setup = synsim::trace::scenarios::setup("old-duplicate-syn").unwrap();
+    let setup = synsim::scenarios::setup("old-duplicate-syn").unwrap();
     let mut world = synsim::sim::World::new(&setup.config, 1, 0);
     world.set_drop_rules(setup.rules);
     for (at, action) in setup.script {

@@ -3,9 +3,9 @@
 //! records), the SVG by an XML parser; and the CLI end to end.
 
 use etherparse::{SlicedPacket, TransportSlice};
+use synsim::scenarios::{SCENARIOS, trace};
 use synsim::tcp::Segment;
 use synsim::trace::pcap::{EPOCH_SECS, tap_view};
-use synsim::trace::scenarios::{SCENARIOS, trace};
 use synsim::trace::{Side, ladder_svg, write_pcap};
 
 /// (timestamp ns, frame) of every packet in a classic nanosecond pcap.

@@ -1,4 +1,4 @@
-//! Simulated time: integer nanoseconds, never floats (DESIGN.md rule 1).
+//! Simulated time: integer nanoseconds, never floats (docs/architecture.md, "Rules").
 
 use std::fmt;
 use std::ops::{Add, AddAssign, Sub};

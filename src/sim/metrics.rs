@@ -2,6 +2,7 @@
 //! peak and time-weighted mean, a connect-time histogram, time series.
 
 use crate::engine::{SimDuration, SimTime};
+use crate::tcp::ListenerCounters;
 
 /// A log-linear histogram of durations: 64 sub-buckets per power of two
 /// of microseconds, so any quantile is within 1.6 % of the exact value.
@@ -141,44 +142,207 @@ impl Gauge {
     }
 }
 
-/// Every counter of a run. Names after nstat where Linux has one.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Counters {
-    pub legit_attempts: u64,
-    pub legit_established: u64,
-    pub failed_timeout: u64,
-    pub failed_reset: u64,
-    pub failed_no_port: u64,
+/// Declares `Counters` and its field-wise `since`, from one list: a
+/// counter added here is windowed like every other.
+macro_rules! counters {
+    ($($(#[$doc:meta])* $name:ident,)*) => {
+        /// Every counter of a run. Names after nstat where Linux has one.
+        #[derive(Clone, Debug, Default, PartialEq)]
+        pub struct Counters {
+            $($(#[$doc])* pub $name: u64,)*
+        }
+
+        impl Counters {
+            /// What was counted since `earlier` (a snapshot of these counters).
+            pub fn since(&self, earlier: &Counters) -> Counters {
+                Counters { $($name: self.$name - earlier.$name,)* }
+            }
+        }
+    };
+}
+
+counters! {
+    legit_attempts,
+    legit_established,
+    failed_timeout,
+    failed_reset,
+    failed_no_port,
     /// Legitimate connections that ended normally after being established.
-    pub legit_completed: u64,
+    legit_completed,
     /// Established legitimate connections that were reset later.
-    pub legit_reset_after_established: u64,
-    pub segments_sent: u64,
-    pub segments_lost: u64,
-    pub retransmissions: u64,
-    pub attack_syns_sent: u64,
+    legit_reset_after_established,
+    segments_sent,
+    segments_lost,
+    retransmissions,
+    attack_syns_sent,
     /// Attack SYNs that reached the server's TCP (after the ingress queue).
-    pub attack_syns: u64,
-    pub ingress_drops: u64,
-    pub tcp_active_opens: u64,
-    pub tcp_attempt_fails: u64,
-    pub tcp_estab_resets: u64,
-    pub tcp_out_rsts: u64,
+    attack_syns,
+    ingress_drops,
+    tcp_active_opens,
+    tcp_attempt_fails,
+    tcp_estab_resets,
+    tcp_out_rsts,
     /// Client SYN retransmissions (the clients' TcpExtTCPSynRetrans).
-    pub client_syn_retrans: u64,
-    pub time_wait_entered_client: u64,
-    pub time_wait_entered_server: u64,
-    pub tw_overflow_client: u64,
-    pub tw_overflow_server: u64,
+    client_syn_retrans,
+    time_wait_entered_client,
+    time_wait_entered_server,
+    tw_overflow_client,
+    tw_overflow_server,
     /// SO_LINGER {on, 0} aborts (Linux counts them as TcpExtTCPAbortOnData).
-    pub abort_on_linger: u64,
+    abort_on_linger,
     /// Server TIME-WAIT entries that ran their full length (TcpExtTW).
-    pub time_wait_expired_server: u64,
+    time_wait_expired_server,
     /// New SYNs that reopened a server TIME-WAIT 4-tuple (`TCP_TW_SYN`).
-    pub time_wait_reopened_server: u64,
+    time_wait_reopened_server,
     /// Two-way ablation: connections the server established that the
     /// client never wanted, and what they cost.
-    pub unwanted_established: u64,
-    pub unwanted_segments: u64,
-    pub unwanted_established_ns: u64,
+    unwanted_established,
+    unwanted_segments,
+    unwanted_established_ns,
+}
+
+/// The time series a run records, one row per bin.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Series {
+    pub columns: Vec<&'static str>,
+    pub rows: Vec<(f64, Vec<f64>)>,
+}
+
+pub const SERIES_COLUMNS: [&str; 8] = [
+    "time_wait_client",
+    "time_wait_server",
+    "syn_recv",
+    "accept_queue",
+    "listen_drops_per_s",
+    "ingress_drops_per_s",
+    "legit_established_per_s",
+    "legit_attempts_per_s",
+];
+
+/// Everything a run measures while it runs.
+///
+/// One warm-up rule: counters count from t = 0; the run reports what they
+/// gained after the warm-up (`counters_since_warmup`), as the listener's
+/// are. Gauges start their window at the warm-up's end. A connection's
+/// outcome (established, failed, its connect time) counts with its
+/// attempt: only for attempts made after the warm-up.
+pub(super) struct Metrics {
+    pub counters: Counters,
+    /// Past the warm-up: attempts made now are measured.
+    pub measuring: bool,
+    pub connect_time: Histogram,
+    pub tw_client: Gauge,
+    pub tw_server: Gauge,
+    pub syn_recv: Gauge,
+    pub accept_queue: Gauge,
+    pub ingress: Gauge,
+    pub series: Series,
+    /// The binned counters at the start of the current bin.
+    bin_start: (u64, u64, u64, u64),
+    at_warmup: Counters,
+    listener_at_warmup: ListenerCounters,
+}
+
+impl Metrics {
+    pub fn new(measuring: bool) -> Self {
+        Metrics {
+            counters: Counters::default(),
+            measuring,
+            connect_time: Histogram::default(),
+            tw_client: Gauge::default(),
+            tw_server: Gauge::default(),
+            syn_recv: Gauge::default(),
+            accept_queue: Gauge::default(),
+            ingress: Gauge::default(),
+            series: Series { columns: SERIES_COLUMNS.to_vec(), rows: Vec::new() },
+            bin_start: (0, 0, 0, 0),
+            at_warmup: Counters::default(),
+            listener_at_warmup: ListenerCounters::default(),
+        }
+    }
+
+    /// The warm-up ends at `now`: gauges start measuring, the counters
+    /// (the run's and the listener's) are snapshot.
+    pub fn warmup_end(&mut self, now: SimTime, listener: &ListenerCounters) {
+        self.measuring = true;
+        self.at_warmup = self.counters.clone();
+        self.listener_at_warmup = listener.clone();
+        for g in [
+            &mut self.tw_client,
+            &mut self.tw_server,
+            &mut self.syn_recv,
+            &mut self.accept_queue,
+            &mut self.ingress,
+        ] {
+            g.start(now);
+        }
+    }
+
+    /// The run's counts over the measured window.
+    pub fn counters_since_warmup(&self) -> Counters {
+        self.counters.since(&self.at_warmup)
+    }
+
+    /// The listener's counts over the measured window.
+    pub fn listener_since_warmup(&self, listener: &ListenerCounters) -> ListenerCounters {
+        listener.since(&self.listener_at_warmup)
+    }
+
+    /// A bin of `bin` ends at `now`: one row of the time series.
+    pub fn sample(
+        &mut self,
+        now: SimTime,
+        bin: SimDuration,
+        listener: &ListenerCounters,
+        syn_queue: u32,
+        accept_queue: usize,
+    ) {
+        let c = (
+            listener.listen_drops,
+            self.counters.ingress_drops,
+            self.counters.legit_established,
+            self.counters.legit_attempts,
+        );
+        let b = self.bin_start;
+        let secs = bin.as_secs_f64();
+        let row = vec![
+            self.tw_client.value as f64,
+            self.tw_server.value as f64,
+            syn_queue as f64,
+            accept_queue as f64,
+            (c.0 - b.0) as f64 / secs,
+            (c.1 - b.1) as f64 / secs,
+            (c.2 - b.2) as f64 / secs,
+            (c.3 - b.3) as f64 / secs,
+        ];
+        self.series.rows.push((now.as_secs_f64(), row));
+        self.bin_start = c;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_before_the_warm_up_end_are_not_reported() {
+        let mut m = Metrics::new(false);
+        m.counters.tw_overflow_client = 5;
+        m.counters.unwanted_established = 2;
+        let mut l = ListenerCounters { listen_drops: 3, ..Default::default() };
+        m.warmup_end(SimTime::from_millis(10), &l);
+        m.counters.tw_overflow_client += 1;
+        l.listen_drops += 4;
+        let c = m.counters_since_warmup();
+        assert_eq!((c.tw_overflow_client, c.unwanted_established), (1, 0));
+        assert_eq!(m.listener_since_warmup(&l).listen_drops, 4);
+    }
+
+    #[test]
+    fn without_a_warm_up_everything_counts() {
+        let mut m = Metrics::new(true);
+        m.warmup_end(SimTime::ZERO, &ListenerCounters::default());
+        m.counters.retransmissions = 7;
+        assert_eq!(m.counters_since_warmup().retransmissions, 7);
+    }
 }

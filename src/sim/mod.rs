@@ -1,10 +1,20 @@
 //! The simulated world: hosts, links, the server and workloads, run by the
-//! event loop. `run_config` is the entry point for one run of a study.
+//! event loop. `World::new(cfg, seed, run).run()` is one run of a study.
 
 pub mod addr;
+mod client;
+mod conns;
+pub mod kernel;
 pub mod metrics;
 pub mod outcome;
-pub mod ports;
+mod script;
+mod server;
+mod timers;
+mod transitions;
+mod workload;
 pub mod world;
 
-pub use world::{Event, RunOutcome, ScriptAction, World};
+pub use conns::SLOT_BYTES;
+pub use outcome::RunOutcome;
+pub use script::ScriptAction;
+pub use world::{Event, World};

@@ -1,11 +1,65 @@
 //! A finished run's figures as named metrics: the columns of summary.csv.
 
-use super::world::RunOutcome;
-use crate::tcp::ListenerCounters;
+use super::conns::Role;
+use super::metrics::{Counters, GaugeStats, Histogram, Series};
+use super::world::{Event, World};
+use crate::engine::{Scheduler, SimTime};
+use crate::tcp::{ListenerCounters, State};
 
 /// What a TIME-WAIT entry costs a Linux host: a small `inet_timewait_sock`,
-/// about 200 bytes (LINUX.md), against about 2 KiB for a full socket.
+/// about 200 bytes (docs/linux.md), against about 2 KiB for a full socket.
 pub const TIME_WAIT_ENTRY_BYTES: f64 = 200.0;
+
+/// Everything a finished run reports.
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    pub counters: Counters,
+    pub listener: ListenerCounters,
+    pub connect_time: Histogram,
+    pub time_wait_client: GaugeStats,
+    pub time_wait_server: GaugeStats,
+    pub syn_recv: GaugeStats,
+    pub accept_queue: GaugeStats,
+    pub ingress_queue: GaugeStats,
+    pub series: Series,
+    pub events: u64,
+    pub sim_end: SimTime,
+    pub measured_from: SimTime,
+    /// Connections still open at the end (legitimate ones not yet resolved).
+    pub legit_pending: u64,
+    pub peak_slots: usize,
+}
+
+impl<Q: Scheduler<Event>> World<Q> {
+    pub(super) fn outcome(&mut self) -> RunOutcome {
+        let end = self.now;
+        let legit_pending = self
+            .conns
+            .slots
+            .iter()
+            .filter(|s| {
+                s.tcb.state != State::Closed
+                    && matches!(s.role, Role::Client { measured: true, established: false, .. })
+            })
+            .count() as u64;
+        RunOutcome {
+            counters: self.metrics.counters_since_warmup(),
+            listener: self.metrics.listener_since_warmup(&self.listener.counters),
+            connect_time: self.metrics.connect_time.clone(),
+            time_wait_client: self.metrics.tw_client.stats(end),
+            time_wait_server: self.metrics.tw_server.stats(end),
+            syn_recv: self.metrics.syn_recv.stats(end),
+            accept_queue: self.metrics.accept_queue.stats(end),
+            ingress_queue: self.metrics.ingress.stats(end),
+            series: self.metrics.series.clone(),
+            events: self.events,
+            sim_end: end,
+            measured_from: self.warmup,
+            legit_pending,
+            peak_slots: self.conns.peak,
+        }
+    }
+}
 
 impl ListenerCounters {
     /// The counts accumulated since `earlier` (a snapshot at the end of the

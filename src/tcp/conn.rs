@@ -9,11 +9,12 @@
 //! the queue rules around it.
 
 use super::params::{
-    TCP_RETRIES2, TCP_RTO_MIN, TCP_TIMEOUT_INIT, TCP_TIMEWAIT_LEN, TcpParams, WINDOW, backoff,
+    TCP_RETRIES2, TCP_RTO_MIN, TCP_TIMEOUT_INIT, TCP_TIMEWAIT_LEN, TcpParams, WINDOW, backoff, tcp_time_stamp,
 };
 use super::segment::{Flags, Segment, SockAddr};
 use super::seq::{seq_gt, seq_le, seq_lt};
 use super::state::State;
+use super::time_wait::reopen_isn;
 use crate::engine::{SimDuration, SimTime};
 
 /// Why a connection reached CLOSED.
@@ -242,7 +243,7 @@ impl Tcb {
     fn tsval(now: SimTime, p: &TcpParams) -> u32 {
         // The millisecond clock; +1 so that the option is never the
         // "absent" value 0 at t = 0.
-        if p.timestamps { (now.as_millis() as u32).wrapping_add(1) } else { 0 }
+        if p.timestamps { tcp_time_stamp(now) } else { 0 }
     }
 
     fn segment(&self, now: SimTime, p: &TcpParams, seq: u32, flags: Flags) -> Segment {
@@ -257,8 +258,6 @@ impl Tcb {
             len: 0,
             mss: 0,
             flags,
-            src_slot: 0,
-            dst_slot: 0,
         }
     }
 
@@ -348,7 +347,7 @@ impl Tcb {
         if seg.tsecr == 0 {
             return;
         }
-        let now_ms = (now.as_millis() as u32).wrapping_add(1);
+        let now_ms = tcp_time_stamp(now);
         let rtt_ms = now_ms.wrapping_sub(seg.tsecr);
         if rtt_ms > 3_600_000 {
             return;
@@ -621,10 +620,7 @@ impl Tcb {
             && (seq_gt(seg.seq, self.rcv_nxt)
                 || (seg.tsval != 0 && self.ts_recent != 0 && seq_lt(self.ts_recent, seg.tsval)))
         {
-            let mut isn = self.snd_nxt.wrapping_add(65_535 + 2);
-            if isn == 0 {
-                isn = 1;
-            }
+            let isn = reopen_isn(self.snd_nxt);
             self.close_with(now, CloseCause::Normal);
             return Disposition::ReopenFromTimeWait { isn };
         }

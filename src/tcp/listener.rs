@@ -1,15 +1,14 @@
 //! A listening socket as Linux has it: the SYN (request) queue, the accept
-//! queue, SYN cookies and their counters (LINUX.md, "The listener").
+//! queue, SYN cookies and their counters (docs/linux.md, "The listener").
 //!
 //! The listener decides; the caller owns the request sockets (`Tcb`s in
 //! SYN-RECEIVED, wherever it stores them) and calls back here at each
 //! step, so every queue rule is testable without a simulation.
 
 use super::conn::{Tcb, reset_for};
-use super::params::TcpParams;
+use super::params::{SynCookies, TcpParams, tcp_time_stamp};
 use super::segment::{Flags, Segment, SockAddr};
 use super::state::State;
-use crate::config::{ServerConfig, SynCookies};
 use crate::engine::rng::mix64;
 use crate::engine::{SimDuration, SimTime};
 use std::collections::VecDeque;
@@ -27,16 +26,6 @@ pub struct ListenerConfig {
 }
 
 impl ListenerConfig {
-    pub fn from_server(s: &ServerConfig) -> Self {
-        ListenerConfig {
-            max_ack_backlog: s.max_ack_backlog(),
-            max_syn_backlog: s.tcp_max_syn_backlog,
-            syncookies: s.tcp_syncookies,
-            abort_on_overflow: s.tcp_abort_on_overflow,
-            synack_pruning: s.synack_pruning,
-        }
-    }
-
     /// How many requests a flood of unproven peers can hold: a SYN is
     /// queued while `qlen <= sk_max_ack_backlog` (`inet_csk_reqsk_queue_is_full`
     /// is `qlen > max`) and, without cookies, while `qlen <= max_syn_backlog
@@ -436,7 +425,7 @@ impl<T> Listener<T> {
     fn cookie_syn_ack(&self, now: SimTime, syn: &Segment, p: &TcpParams) -> Segment {
         let client_mss = if syn.mss == 0 { 536 } else { syn.mss };
         let index = COOKIE_MSS_TABLE.iter().rposition(|&m| m <= client_mss).unwrap_or(0);
-        let tsval = if p.timestamps && syn.tsval != 0 { (now.as_millis() as u32).wrapping_add(1) } else { 0 };
+        let tsval = if p.timestamps && syn.tsval != 0 { tcp_time_stamp(now) } else { 0 };
         Segment {
             src: syn.dst,
             dst: syn.src,
@@ -447,8 +436,6 @@ impl<T> Listener<T> {
             len: 0,
             mss: COOKIE_MSS_TABLE[index],
             flags: Flags::SYN_ACK,
-            src_slot: 0,
-            dst_slot: 0,
         }
     }
 }

@@ -9,12 +9,14 @@
 pub mod conn;
 pub mod listener;
 pub mod params;
+pub mod ports;
 pub mod segment;
 pub mod seq;
 pub mod state;
+pub mod time_wait;
 
 pub use conn::{CloseCause, Disposition, Tcb, TimerKind, reset_for};
 pub use listener::{Listener, ListenerConfig, ListenerCounters, RequestOutcome, SynVerdict};
-pub use params::TcpParams;
+pub use params::{SynCookies, TcpParams, TwReuse};
 pub use segment::{Flags, Segment, SegmentKind, SockAddr};
 pub use state::State;

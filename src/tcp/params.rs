@@ -1,7 +1,7 @@
 //! The per-host kernel settings the state machine reads, and Linux's
 //! fixed constants.
 
-use crate::engine::SimDuration;
+use crate::engine::{SimDuration, SimTime};
 
 /// `TCP_TIMEOUT_INIT`: initial RTO of SYN and SYN-ACK (RFC 6298 §2.1).
 pub const TCP_TIMEOUT_INIT: SimDuration = SimDuration::from_secs(1);
@@ -38,10 +38,10 @@ pub struct TcpParams {
 impl Default for TcpParams {
     fn default() -> Self {
         TcpParams {
-            syn_retries: 6,
-            synack_retries: 5,
-            orphan_retries: 8,
-            fin_timeout: SimDuration::from_secs(60),
+            syn_retries: TCP_SYN_RETRIES,
+            synack_retries: TCP_SYNACK_RETRIES,
+            orphan_retries: ORPHAN_RETRIES_LIVE_PEER,
+            fin_timeout: TCP_FIN_TIMEOUT,
             timestamps: true,
             linger_zero: false,
             mss: DEFAULT_MSS,
@@ -50,9 +50,13 @@ impl Default for TcpParams {
     }
 }
 
+/// What `tcp_orphan_retries()` makes of a sysctl of 0 (the default) for
+/// a peer that is still alive.
+pub const ORPHAN_RETRIES_LIVE_PEER: u8 = 8;
+
 /// `tcp_orphan_retries()`: a sysctl of 0 means 8 for a live peer.
 pub fn effective_orphan_retries(sysctl: u8) -> u8 {
-    if sysctl == 0 { 8 } else { sysctl }
+    if sysctl == 0 { ORPHAN_RETRIES_LIVE_PEER } else { sysctl }
 }
 
 /// The RTO after `n` expiries: `base << n`, capped at `TCP_RTO_MAX`
@@ -62,4 +66,43 @@ pub fn backoff(base: SimDuration, n: u8) -> SimDuration {
         return TCP_RTO_MAX;
     }
     base.saturating_mul(1u64 << n).min(TCP_RTO_MAX)
+}
+
+/// Linux's default `tcp_fin_timeout`.
+pub const TCP_FIN_TIMEOUT: SimDuration = SimDuration::from_secs(60);
+/// Linux's default `tcp_syn_retries`.
+pub const TCP_SYN_RETRIES: u8 = 6;
+/// Linux's default `tcp_synack_retries`.
+pub const TCP_SYNACK_RETRIES: u8 = 5;
+/// Linux's default `ip_local_port_range`.
+pub const IP_LOCAL_PORT_RANGE: [u16; 2] = [32768, 60999];
+/// Linux's default `tcp_max_tw_buckets` (`tcp_hashinfo` sized for a
+/// machine with a few GB of memory).
+pub const TCP_MAX_TW_BUCKETS: u32 = 131_072;
+
+/// `tcp_syncookies`: when the listener answers with a cookie.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SynCookies {
+    /// 0: never; SYNs beyond the queue are dropped.
+    Off,
+    /// 1: only when the SYN queue overflows (Linux's default).
+    OnOverflow,
+    /// 2: always, unconditionally.
+    Always,
+}
+
+/// `tcp_tw_reuse`: may connect() take over a TIME-WAIT 4-tuple.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TwReuse {
+    Off,
+    On,
+    /// 2: loopback only (Linux's default). The simulated paths are not
+    /// loopback, so this behaves as `Off`.
+    LoopbackOnly,
+}
+
+/// `tcp_time_stamp_ms`: the millisecond clock a host puts in TSval, +1
+/// so that the option is never the "absent" value 0 at t = 0.
+pub fn tcp_time_stamp(now: SimTime) -> u32 {
+    (now.as_millis() as u32).wrapping_add(1)
 }

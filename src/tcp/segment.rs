@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 
 /// An IPv4 address and port. Packed to 6 bytes so a segment, and the event
-/// that carries it, stay small (DESIGN.md: events of at most 48 bytes).
+/// that carries it, stay small (events of at most 48 bytes).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 #[repr(C, packed(2))]
 pub struct SockAddr {
@@ -121,12 +121,6 @@ pub struct Segment {
     /// MSS option, on SYN and SYN-ACK only; 0 when absent.
     pub mss: u16,
     pub flags: Flags,
-    /// Simulation hints, not on the wire: the sending connection's slot
-    /// and the slot it believes the receiver's connection has (index + 1;
-    /// 0 none), so delivery usually needs no 4-tuple lookup. The receiver
-    /// checks the 4-tuple before trusting a hint.
-    pub src_slot: u32,
-    pub dst_slot: u32,
 }
 
 impl Segment {

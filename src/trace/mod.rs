@@ -3,7 +3,6 @@
 pub mod ladder;
 pub mod pcap;
 pub mod record;
-pub mod scenarios;
 pub mod svg;
 
 pub use ladder::ladder_text;

@@ -143,7 +143,7 @@ pub fn ladder_svg(records: &[TraceRecord], client: SockAddr, server: SockAddr, t
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trace::scenarios::trace;
+    use crate::scenarios::trace;
 
     fn count(svg: &str, needle: &str) -> usize {
         svg.matches(needle).count()

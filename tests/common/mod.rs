@@ -1,8 +1,8 @@
 //! Helpers shared by the scenario tests: the wire as compact lines.
 #![allow(dead_code)]
 
+use synsim::scenarios::Trace;
 use synsim::tcp::Segment;
-use synsim::trace::scenarios::Trace;
 use synsim::trace::{RecordKind, Side, TraceRecord};
 
 /// ISNs of each side, taken from the first SYN each sent.

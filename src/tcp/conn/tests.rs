@@ -389,6 +389,6 @@ fn reset_for_follows_rfc_9293_3_10_7_1() {
 
 #[test]
 fn a_tcb_stays_small() {
-    // DESIGN.md: connections live by the million; keep the block compact.
+    // Connections live by the million: keep the block compact.
     assert!(std::mem::size_of::<Tcb>() <= 80, "{}", std::mem::size_of::<Tcb>());
 }

@@ -1,4 +1,4 @@
-//! Listener queue rules, one test per rule of LINUX.md "The listener".
+//! Listener queue rules, one test per rule of docs/linux.md, "The listener".
 
 use super::*;
 

@@ -1,6 +1,7 @@
-//! The article's scenarios (shared/SCENARIOS.md), by name: one client, one
-//! server, a constant one-way delay, Linux defaults, and the exact drop
-//! rules and scripted steps each scenario needs.
+//! The traced scenarios, by name: one client, one server, a constant
+//! one-way delay, Linux defaults, and the exact drop rules and scripted
+//! steps each scenario needs. One table: a scenario is a name, a summary
+//! and a setup; `synsim trace` and the tests read nothing else.
 
 use crate::config::{
     ClientConfig, Closer, Handshake, HostChoice, RunConfig, ServerConfig, SynCookies, TwReuse,
@@ -9,9 +10,13 @@ use crate::engine::{SimDuration, SimTime};
 use crate::net::{DelaySpec, Direction, DropRule, Occurrence, RuleAction};
 use crate::sim::addr::SERVER;
 use crate::sim::{ScriptAction, World};
-use crate::tcp::params::DEFAULT_MSS;
+use crate::tcp::params::{
+    DEFAULT_MSS, IP_LOCAL_PORT_RANGE, TCP_FIN_TIMEOUT, TCP_MAX_TW_BUCKETS, TCP_SYN_RETRIES,
+};
 use crate::tcp::{Flags, Segment, SegmentKind, SockAddr};
 use crate::trace::{Side, TraceRecord};
+use Direction::*;
+use SegmentKind::*;
 use std::collections::BTreeMap;
 
 /// The one-way delay every scenario uses.
@@ -24,84 +29,142 @@ pub const TRACE_LIMIT: SimDuration = SimDuration::from_secs(600);
 pub struct Scenario {
     pub name: &'static str,
     pub summary: &'static str,
+    /// Edits the defaults into this scenario.
+    pub setup: fn(&mut Parts),
 }
 
-/// Every scenario `synsim trace` knows, in the order SCENARIOS.md tells them.
+/// Every scenario `synsim trace` knows, in the order `--list` shows them.
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "normal",
         summary: "three-way handshake, then the four-way teardown (client closes first)",
+        setup: |_| {},
     },
-    Scenario { name: "lost-syn", summary: "the first SYN is lost: the same SYN is sent again at 1 s" },
+    Scenario {
+        name: "lost-syn",
+        summary: "the first SYN is lost: the same SYN is sent again at 1 s",
+        setup: |s| s.rules.push(drop(Syn, 1, ClientToServer)),
+    },
     Scenario {
         name: "syn-timeout",
         summary: "every SYN is lost: retries at 1, 3, 7, 15, 31, 63 s, connect() fails at 127 s",
+        setup: |s| s.rules.push(drop_all(Syn, ClientToServer)),
     },
     Scenario {
         name: "lost-synack",
         summary: "the SYN-ACK is lost: client resends its SYN, server its SYN-ACK, both at 1 s",
+        setup: |s| s.rules.push(drop(SynAck, 1, ServerToClient)),
     },
     Scenario {
         name: "lost-final-ack",
         summary: "the third segment is lost: the server resends its SYN-ACK, the client ACKs again",
+        setup: |s| {
+            // Hold past the server's SYN-ACK retransmission at 1.01 s, so
+            // that no FIN carries the missing ACK first.
+            s.rules.push(drop(Ack, 1, ClientToServer));
+            s.client.hold = SimDuration::from_secs(2);
+        },
     },
     Scenario {
         name: "lost-final-ack-data",
         summary: "the third segment is lost, but the client's first data carries the ACK",
+        setup: |s| {
+            s.rules.push(drop(Ack, 1, ClientToServer));
+            s.client.request_bytes = 100;
+        },
     },
     Scenario {
         name: "old-duplicate-syn",
         summary: "an old SYN arrives first: the client answers its SYN-ACK with RST",
+        setup: old_duplicate_syn,
     },
     Scenario {
         name: "old-duplicate-syn-two-way",
         summary: "the same with a two-way handshake: the server establishes a connection nobody wanted",
+        setup: |s| {
+            old_duplicate_syn(s);
+            s.client.handshake = Handshake::TwoWay;
+            s.server.response_bytes = 100;
+        },
     },
     Scenario {
         name: "syn-flood-glimpse",
         summary: "spoofed SYNs fill a tiny SYN queue (backlog 4): the legitimate SYN is dropped and retried",
+        setup: |s| syn_flood_glimpse(s, SynCookies::Off),
     },
     Scenario {
         name: "syn-flood-glimpse-cookies",
         summary: "the same with tcp_syncookies = 1: the legitimate SYN gets a cookie and gets through",
+        setup: |s| syn_flood_glimpse(s, SynCookies::OnOverflow),
     },
     Scenario {
         name: "syncookie-lost-final-ack",
         summary: "cookies always on and the final ACK lost: the first data completes the handshake",
+        setup: |s| {
+            s.server.tcp_syncookies = SynCookies::Always;
+            s.rules.push(drop(Ack, 1, ClientToServer));
+            s.client.hold = SimDuration::from_secs(2);
+            s.script.push((ms(1000), ScriptAction::Send(Side::Client, 100)));
+        },
     },
-    Scenario { name: "lost-fin", summary: "the client's first FIN is lost: FIN-WAIT-1 retransmits it" },
+    Scenario {
+        name: "lost-fin",
+        summary: "the client's first FIN is lost: FIN-WAIT-1 retransmits it",
+        setup: |s| s.rules.push(drop(Fin, 1, ClientToServer)),
+    },
     Scenario {
         name: "lost-fin-forever",
         summary: "every client FIN is lost: after tcp_orphan_retries (8) the client gives up",
+        setup: |s| s.rules.push(drop_all(Fin, ClientToServer)),
     },
     Scenario {
         name: "lost-fin-ack",
         summary: "the server's ACK of the FIN is lost: the client resends its FIN, CLOSE-WAIT ACKs again",
+        setup: |s| {
+            s.rules.push(drop(Ack, 1, ServerToClient));
+            s.server.close_delay = SimDuration::from_secs(1);
+        },
     },
     Scenario {
         name: "lost-server-fin",
         summary: "the server's FIN is lost: LAST-ACK resends it, the client waits in FIN-WAIT-2",
+        setup: |s| {
+            s.rules.push(drop(Fin, 1, ServerToClient));
+            s.server.close_delay = SimDuration::from_secs(1);
+        },
     },
     Scenario {
         name: "lost-last-ack",
         summary: "the client's last ACK is lost: TIME-WAIT ACKs the resent FIN and restarts its 60 s",
+        setup: |s| s.rules.push(drop(Ack, 2, ClientToServer)),
     },
     Scenario {
         name: "simultaneous-close",
         summary: "both close at once: FIN-WAIT-1 -> CLOSING -> TIME-WAIT on both sides",
+        setup: |s| {
+            // The client closes HOLD after it is established (at 20 ms).
+            s.script.push((ms(20) + HOLD, ScriptAction::Close(Side::Server)));
+        },
     },
-    Scenario { name: "server-closes-first", summary: "the server closes first and holds the TIME-WAIT" },
+    Scenario {
+        name: "server-closes-first",
+        summary: "the server closes first and holds the TIME-WAIT",
+        setup: |s| s.client.closer = Closer::Server,
+    },
     Scenario {
         name: "linger-zero",
         summary: "SO_LINGER {on, 0}: close() sends RST, no TIME-WAIT, the server sees a reset",
+        setup: |s| s.client.linger_zero = true,
     },
     Scenario {
         name: "tw-reuse",
         summary: "reconnect from the port still in TIME-WAIT: tcp_tw_reuse = 1 takes it over after 1 s",
+        setup: |s| reconnect_from_time_wait(s, TwReuse::On),
     },
     Scenario {
         name: "tw-reuse-off",
         summary: "the same without tcp_tw_reuse: the TIME-WAIT port is skipped, another is used",
+        setup: |s| reconnect_from_time_wait(s, TwReuse::Off),
     },
 ];
 
@@ -124,13 +187,13 @@ fn client() -> ClientConfig {
         request_bytes: 0,
         start: SimDuration::ZERO,
         stop: None,
-        tcp_syn_retries: 6,
+        tcp_syn_retries: TCP_SYN_RETRIES,
         tcp_tw_reuse: TwReuse::LoopbackOnly,
         tcp_timestamps: true,
-        ip_local_port_range: [32768, 60999],
-        tcp_fin_timeout: SimDuration::from_secs(60),
+        ip_local_port_range: IP_LOCAL_PORT_RANGE,
+        tcp_fin_timeout: TCP_FIN_TIMEOUT,
         tcp_orphan_retries: 0,
-        tcp_max_tw_buckets: 131_072,
+        tcp_max_tw_buckets: TCP_MAX_TW_BUCKETS,
         linger_zero: false,
         handshake: Handshake::ThreeWay,
         host_choice: HostChoice::Random,
@@ -162,96 +225,64 @@ fn spoofed_syn(i: u32) -> Segment {
     }
 }
 
+/// The parts a scenario's setup edits, Linux defaults to start with.
+pub struct Parts {
+    pub client: ClientConfig,
+    pub server: ServerConfig,
+    pub rules: Vec<DropRule>,
+    pub script: Vec<(SimTime, ScriptAction)>,
+}
+
+fn old_duplicate_syn(s: &mut Parts) {
+    // The old SYN is the first on the path; the client's own SYN is held
+    // back 30 ms so that the old one's story plays out first (RFC 9293
+    // Figure 8).
+    s.script.insert(0, (SimTime::ZERO, ScriptAction::InjectOldSyn { seq_offset: 1_000_000 }));
+    s.rules.push(DropRule {
+        kind: Syn,
+        occurrence: Occurrence::Nth(2),
+        direction: Some(ClientToServer),
+        action: RuleAction::Delay(SimDuration::from_millis(30).as_nanos()),
+    });
+}
+
+fn syn_flood_glimpse(s: &mut Parts, cookies: SynCookies) {
+    s.server.listen_backlog = 4;
+    s.server.tcp_syncookies = cookies;
+    s.script.clear();
+    // sk_max_ack_backlog = 4 holds 5 requests (`qlen > max` is full).
+    for i in 0..5 {
+        s.script.push((SimTime::ZERO, ScriptAction::Inject(spoofed_syn(i))));
+    }
+    s.script.push((ms(1), ScriptAction::Connect));
+}
+
+fn reconnect_from_time_wait(s: &mut Parts, reuse: TwReuse) {
+    s.client.ip_local_port_range = [50000, 50001];
+    s.client.tcp_tw_reuse = reuse;
+    s.script.push((ms(2000), ScriptAction::Connect));
+}
+
 /// The setup of scenario `name`, or None if there is no such scenario.
 pub fn setup(name: &str) -> Option<TraceSetup> {
-    use Direction::*;
-    use SegmentKind::*;
-    let mut c = client();
-    let mut server = ServerConfig::default();
-    let mut rules = Vec::new();
-    let mut script = vec![(SimTime::ZERO, ScriptAction::Connect)];
-    match name {
-        "normal" => {}
-        "lost-syn" => rules.push(drop(Syn, 1, ClientToServer)),
-        "syn-timeout" => rules.push(drop_all(Syn, ClientToServer)),
-        "lost-synack" => rules.push(drop(SynAck, 1, ServerToClient)),
-        "lost-final-ack" => {
-            // Hold past the server's SYN-ACK retransmission at 1.01 s, so
-            // that no FIN carries the missing ACK first.
-            rules.push(drop(Ack, 1, ClientToServer));
-            c.hold = SimDuration::from_secs(2);
-        }
-        "lost-final-ack-data" => {
-            rules.push(drop(Ack, 1, ClientToServer));
-            c.request_bytes = 100;
-        }
-        "old-duplicate-syn" | "old-duplicate-syn-two-way" => {
-            // The old SYN is the first on the path; the client's own SYN is
-            // held back 30 ms so that the old one's story plays out first
-            // (RFC 9293 Figure 8).
-            script.insert(0, (SimTime::ZERO, ScriptAction::InjectOldSyn { seq_offset: 1_000_000 }));
-            rules.push(DropRule {
-                kind: Syn,
-                occurrence: Occurrence::Nth(2),
-                direction: Some(ClientToServer),
-                action: RuleAction::Delay(SimDuration::from_millis(30).as_nanos()),
-            });
-            if name.ends_with("two-way") {
-                c.handshake = Handshake::TwoWay;
-                server.response_bytes = 100;
-            }
-        }
-        "syn-flood-glimpse" | "syn-flood-glimpse-cookies" => {
-            server.listen_backlog = 4;
-            server.tcp_syncookies =
-                if name.ends_with("cookies") { SynCookies::OnOverflow } else { SynCookies::Off };
-            script.clear();
-            // sk_max_ack_backlog = 4 holds 5 requests (`qlen > max` is full).
-            for i in 0..5 {
-                script.push((SimTime::ZERO, ScriptAction::Inject(spoofed_syn(i))));
-            }
-            script.push((ms(1), ScriptAction::Connect));
-        }
-        "syncookie-lost-final-ack" => {
-            server.tcp_syncookies = SynCookies::Always;
-            rules.push(drop(Ack, 1, ClientToServer));
-            c.hold = SimDuration::from_secs(2);
-            script.push((ms(1000), ScriptAction::Send(Side::Client, 100)));
-        }
-        "lost-fin" => rules.push(drop(Fin, 1, ClientToServer)),
-        "lost-fin-forever" => rules.push(drop_all(Fin, ClientToServer)),
-        "lost-fin-ack" => {
-            rules.push(drop(Ack, 1, ServerToClient));
-            server.close_delay = SimDuration::from_secs(1);
-        }
-        "lost-server-fin" => {
-            rules.push(drop(Fin, 1, ServerToClient));
-            server.close_delay = SimDuration::from_secs(1);
-        }
-        "lost-last-ack" => rules.push(drop(Ack, 2, ClientToServer)),
-        "simultaneous-close" => {
-            // The client closes HOLD after it is established (at 20 ms).
-            script.push((ms(20) + HOLD, ScriptAction::Close(Side::Server)));
-        }
-        "server-closes-first" => c.closer = Closer::Server,
-        "linger-zero" => c.linger_zero = true,
-        "tw-reuse" | "tw-reuse-off" => {
-            c.ip_local_port_range = [50000, 50001];
-            c.tcp_tw_reuse = if name == "tw-reuse" { TwReuse::On } else { TwReuse::Off };
-            script.push((ms(2000), ScriptAction::Connect));
-        }
-        _ => return None,
-    }
+    let scenario = SCENARIOS.iter().find(|s| s.name == name)?;
+    let mut parts = Parts {
+        client: client(),
+        server: ServerConfig::default(),
+        rules: Vec::new(),
+        script: vec![(SimTime::ZERO, ScriptAction::Connect)],
+    };
+    (scenario.setup)(&mut parts);
     let config = RunConfig {
         duration: TRACE_LIMIT,
         warmup: SimDuration::ZERO,
         bin: SimDuration::ZERO,
         network: crate::config::NetworkConfig { delay: DelaySpec::Fixed(ONE_WAY), ..Default::default() },
-        server,
-        clients: BTreeMap::from([("traced".to_string(), c)]),
+        server: parts.server,
+        clients: BTreeMap::from([("traced".to_string(), parts.client)]),
         attackers: BTreeMap::new(),
     };
-    Some(TraceSetup { config, rules, script })
+    Some(TraceSetup { config, rules: parts.rules, script: parts.script })
 }
 
 /// The result of tracing a scenario.

@@ -7,10 +7,11 @@
 //! `max(i, random(8) * 2) + 2`. The perturbation table is global (2^16
 //! entries), so a host costs no memory of its own.
 
-use crate::config::TwReuse;
+use super::params::TwReuse;
+use super::time_wait::reopen_isn;
+use super::{SockAddr, State, Tcb};
 use crate::engine::rng::mix64;
 use crate::engine::{SimRng, SimTime};
-use crate::tcp::{SockAddr, State, Tcb};
 use rand::RngExt;
 
 const PERTURB_SHIFT: u32 = 16;
@@ -33,24 +34,16 @@ pub struct Ports {
     remaining: u32,
     tw_reuse: TwReuse,
     timestamps: bool,
-    pub max_tw_buckets: u32,
     perturb: Vec<u32>,
 }
 
 impl Ports {
-    pub fn new(range: [u16; 2], tw_reuse: TwReuse, timestamps: bool, max_tw_buckets: u32) -> Self {
+    pub fn new(range: [u16; 2], tw_reuse: TwReuse, timestamps: bool) -> Self {
         let mut remaining = range[1] as u32 + 1 - range[0] as u32;
         if remaining > 1 {
             remaining &= !1;
         }
-        Ports {
-            low: range[0],
-            remaining,
-            tw_reuse,
-            timestamps,
-            max_tw_buckets,
-            perturb: vec![0; 1 << PERTURB_SHIFT],
-        }
+        Ports { low: range[0], remaining, tw_reuse, timestamps, perturb: vec![0; 1 << PERTURB_SHIFT] }
     }
 
     fn hash(ip: u32, remote: SockAddr) -> u64 {
@@ -96,11 +89,7 @@ impl Ports {
                 match occupant(local) {
                     None => return (PortChoice::Free(port as u16), i),
                     Some(Some(snd_nxt)) => {
-                        let mut isn = snd_nxt.wrapping_add(65_535 + 2);
-                        if isn == 0 {
-                            isn = 1;
-                        }
-                        return (PortChoice::ReuseTimeWait(port as u16, isn), i);
+                        return (PortChoice::ReuseTimeWait(port as u16, reopen_isn(snd_nxt)), i);
                     }
                     Some(None) => {}
                 }
@@ -171,7 +160,7 @@ mod tests {
 
     #[test]
     fn uses_every_port_of_the_range_once_then_fails() {
-        let mut ports = Ports::new([40000, 40009], TwReuse::Off, true, 100);
+        let mut ports = Ports::new([40000, 40009], TwReuse::Off, true);
         let mut rng = stream_rng(1, 0, Stream::Ports);
         let mut used: HashMap<SockAddr, Tcb> = HashMap::new();
         let mut out = Vec::new();
@@ -194,7 +183,7 @@ mod tests {
 
     #[test]
     fn prefers_even_ports_first() {
-        let mut ports = Ports::new([32768, 60999], TwReuse::Off, true, 100);
+        let mut ports = Ports::new([32768, 60999], TwReuse::Off, true);
         let mut rng = stream_rng(1, 0, Stream::Ports);
         for ip in 0..50 {
             let PortChoice::Free(port) = ports.choose(SimTime::ZERO, ip, SERVER, [0, 0], &mut rng, |_| None)

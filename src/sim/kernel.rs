@@ -1,0 +1,108 @@
+//! The experiment file's sysctls turned into what the TCP model reads:
+//! the one place `config` meets `tcp`, so that `tcp` depends on nothing
+//! but `engine`.
+
+use crate::config::{self, ClientConfig, Handshake, ServerConfig};
+use crate::tcp::params::{
+    DEFAULT_MSS, IP_LOCAL_PORT_RANGE, TCP_SYN_RETRIES, TCP_SYNACK_RETRIES, effective_orphan_retries,
+};
+use crate::tcp::ports::Ports;
+use crate::tcp::{ListenerConfig, SynCookies, TcpParams, TwReuse};
+
+pub fn syncookies(c: config::SynCookies) -> SynCookies {
+    match c {
+        config::SynCookies::Off => SynCookies::Off,
+        config::SynCookies::OnOverflow => SynCookies::OnOverflow,
+        config::SynCookies::Always => SynCookies::Always,
+    }
+}
+
+pub fn tw_reuse(c: config::TwReuse) -> TwReuse {
+    match c {
+        config::TwReuse::Off => TwReuse::Off,
+        config::TwReuse::On => TwReuse::On,
+        config::TwReuse::LoopbackOnly => TwReuse::LoopbackOnly,
+    }
+}
+
+/// The listening socket's settings.
+pub fn listener_config(s: &ServerConfig) -> ListenerConfig {
+    ListenerConfig {
+        max_ack_backlog: s.max_ack_backlog(),
+        max_syn_backlog: s.tcp_max_syn_backlog,
+        syncookies: syncookies(s.tcp_syncookies),
+        abort_on_overflow: s.tcp_abort_on_overflow,
+        synack_pruning: s.synack_pruning,
+    }
+}
+
+/// The server's kernel (its `tcp_syn_retries` never matters: it does not
+/// connect()).
+pub fn server_params(s: &ServerConfig) -> TcpParams {
+    TcpParams {
+        syn_retries: TCP_SYN_RETRIES,
+        synack_retries: s.tcp_synack_retries,
+        orphan_retries: effective_orphan_retries(s.tcp_orphan_retries),
+        fin_timeout: s.tcp_fin_timeout,
+        timestamps: s.tcp_timestamps,
+        linger_zero: s.linger_zero,
+        mss: DEFAULT_MSS,
+        two_way: false,
+    }
+}
+
+/// The server as one population's connections see it: the handshake
+/// ablation is per population.
+pub fn server_params_for(server: TcpParams, c: &ClientConfig) -> TcpParams {
+    TcpParams { two_way: c.handshake == Handshake::TwoWay, ..server }
+}
+
+/// A client population's kernel (its `tcp_synack_retries` never matters:
+/// it does not listen).
+pub fn client_params(c: &ClientConfig) -> TcpParams {
+    TcpParams {
+        syn_retries: c.tcp_syn_retries,
+        synack_retries: TCP_SYNACK_RETRIES,
+        orphan_retries: effective_orphan_retries(c.tcp_orphan_retries),
+        fin_timeout: c.tcp_fin_timeout,
+        timestamps: c.tcp_timestamps,
+        linger_zero: c.linger_zero,
+        mss: DEFAULT_MSS,
+        two_way: false,
+    }
+}
+
+/// A client population's ephemeral ports.
+pub fn client_ports(c: &ClientConfig) -> Ports {
+    Ports::new(c.ip_local_port_range, tw_reuse(c.tcp_tw_reuse), c.tcp_timestamps)
+}
+
+/// An attacking host's ports: Linux defaults.
+pub fn attacker_ports() -> Ports {
+    Ports::new(IP_LOCAL_PORT_RANGE, TwReuse::Off, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tcp::params::{TCP_FIN_TIMEOUT, TCP_SYNACK_RETRIES};
+
+    #[test]
+    fn default_sysctls_are_the_model_defaults() {
+        let s = ServerConfig::default();
+        assert_eq!(server_params(&s), TcpParams::default());
+        let l = listener_config(&s);
+        assert_eq!((l.max_ack_backlog, l.syncookies), (4096, SynCookies::OnOverflow));
+        assert_eq!(s.tcp_synack_retries, TCP_SYNACK_RETRIES);
+        assert_eq!(s.tcp_fin_timeout, TCP_FIN_TIMEOUT);
+    }
+
+    #[test]
+    fn two_way_is_a_per_population_ablation() {
+        let mut c: ClientConfig = toml::from_str("hosts = 1").unwrap();
+        assert!(!server_params_for(TcpParams::default(), &c).two_way);
+        c.handshake = Handshake::TwoWay;
+        assert!(server_params_for(TcpParams::default(), &c).two_way);
+        assert_eq!(client_params(&c).syn_retries, TCP_SYN_RETRIES);
+    }
+}

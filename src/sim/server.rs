@@ -1,0 +1,289 @@
+//! The server: its ingress path into TCP, the listener's verdicts on
+//! each segment, the accept queue and the application that accepts,
+//! answers and closes.
+
+use super::addr::{Origin, SERVER};
+use super::conns::{Hints, NO_POP, Role};
+use super::world::{Event, World};
+use crate::engine::Scheduler;
+use crate::tcp::{Disposition, RequestOutcome, Segment, State, SynVerdict, reset_for};
+use crate::trace::{RecordKind, Side};
+use rand::Rng;
+
+impl<Q: Scheduler<Event>> World<Q> {
+    pub(super) fn server_receive(&mut self, seg: Segment, hints: Hints) {
+        let origin = self.plan.origin(seg.src.ip);
+        let pop = match origin {
+            Origin::Population(p, _) => p,
+            _ => NO_POP,
+        };
+        if seg.flags.syn() && !seg.flags.ack() && !matches!(origin, Origin::Population(..)) {
+            self.metrics.counters.attack_syns += 1;
+        }
+        let before_state = self.state_at(seg.dst, seg.src);
+        if let Some(slot) = self.lookup(&seg, hints) {
+            self.server_segment_for_slot(slot, seg, hints, pop, before_state);
+        } else if seg.dst.port == SERVER.port {
+            self.listener_segment(seg, hints, pop, None, before_state);
+        } else {
+            self.out.extend(reset_for(&seg));
+            self.record(Side::Server, RecordKind::Received, Some(seg), (before_state, before_state), "");
+            self.flush(Side::Server);
+        }
+        self.update_listener_gauges();
+    }
+
+    pub(super) fn server_segment_for_slot(
+        &mut self,
+        slot: u32,
+        seg: Segment,
+        hints: Hints,
+        pop: u16,
+        before_state: Option<State>,
+    ) {
+        let role = self.conns.slots[slot as usize].role;
+        if let Role::Request { pop: rpop } = role {
+            let note = |o: &RequestOutcome| match o {
+                RequestOutcome::Overflowed => Some("accept queue full: ACK dropped".into()),
+                _ => Some("".into()),
+            };
+            let (outcome, before) =
+                self.drive(slot, RecordKind::Received, Some(seg), note, |tcb, l, now, p, out| {
+                    l.on_request_segment(now, tcb, &seg, p, out)
+                });
+            match outcome {
+                RequestOutcome::Pending | RequestOutcome::Overflowed => self.settle(slot, before),
+                RequestOutcome::Removed => {
+                    self.flush(Side::Server);
+                    self.release(slot);
+                }
+                RequestOutcome::Established => {
+                    self.conns.slots[slot as usize].role = Role::ServerChild {
+                        pop: rpop,
+                        accepted: false,
+                        confirmed: true,
+                        created: self.now,
+                        sent: 0,
+                    };
+                    self.settle(slot, State::Established);
+                    self.enqueue_accept(slot);
+                }
+            }
+            return;
+        }
+        let s = &mut self.conns.slots[slot as usize];
+        if seg.flags.ack()
+            && !seg.flags.rst()
+            && let Role::ServerChild { confirmed, .. } = &mut s.role
+        {
+            *confirmed = true;
+        }
+        // A reopened TIME-WAIT is recorded by the listener that takes its SYN.
+        let note = |d: &Disposition| matches!(d, Disposition::Done).then(|| "".into());
+        let (disposition, before) =
+            self.drive(slot, RecordKind::Received, Some(seg), note, |tcb, _, now, p, out| {
+                tcb.handle_segment(now, &seg, p, out)
+            });
+        match disposition {
+            Disposition::Done => self.settle(slot, before),
+            Disposition::ReopenFromTimeWait { isn } => {
+                // TIME-WAIT gives way to the new SYN (`TCP_TW_SYN`).
+                // The TCB closed itself; settle reports it and frees the slot.
+                self.metrics.counters.time_wait_reopened_server += 1;
+                self.settle(slot, before);
+                self.listener_segment(seg, hints, pop, Some(isn), before_state);
+            }
+        }
+    }
+
+    pub(super) fn listener_segment(
+        &mut self,
+        seg: Segment,
+        hints: Hints,
+        pop: u16,
+        isn: Option<u32>,
+        before_state: Option<State>,
+    ) {
+        let p = self.server_params_for(pop);
+        let mut out = std::mem::take(&mut self.out);
+        let f = seg.flags;
+        if f.syn() && !f.ack() && !f.rst() {
+            let verdict = self.listener.on_syn(self.now, &seg, &p, &mut out);
+            match verdict {
+                SynVerdict::Queue => {
+                    let isn = isn.unwrap_or_else(|| self.rng_isn.next_u32());
+                    let tcb = self.listener.new_request(self.now, &seg, isn, &p, &mut out);
+                    let established = tcb.state == State::Established;
+                    let role = if established {
+                        Role::ServerChild {
+                            pop,
+                            accepted: false,
+                            confirmed: false,
+                            created: self.now,
+                            sent: 0,
+                        }
+                    } else {
+                        Role::Request { pop }
+                    };
+                    let after = tcb.state;
+                    let slot = self.insert(tcb, role);
+                    self.conns.slots[slot as usize].peer = hints.src_slot;
+                    self.record(
+                        Side::Server,
+                        RecordKind::Received,
+                        Some(seg),
+                        (before_state, Some(after)),
+                        "",
+                    );
+                    self.out = out;
+                    self.settle(slot, State::Listen);
+                    if established {
+                        self.enqueue_accept(slot);
+                    }
+                }
+                SynVerdict::Cookie => {
+                    self.record(
+                        Side::Server,
+                        RecordKind::Received,
+                        Some(seg),
+                        (before_state, before_state),
+                        "SYN cookie sent",
+                    );
+                    self.out = out;
+                    self.flush(Side::Server);
+                }
+                SynVerdict::Dropped => {
+                    let note = if self.listener.accept_queue_full() {
+                        "accept queue full: SYN dropped"
+                    } else {
+                        "SYN queue full: SYN dropped"
+                    };
+                    self.record(
+                        Side::Server,
+                        RecordKind::Received,
+                        Some(seg),
+                        (before_state, before_state),
+                        note,
+                    );
+                    self.out = out;
+                }
+            }
+            return;
+        }
+        let child = self.listener.on_stray_segment(self.now, &seg, &p, &mut out);
+        let note = if child.is_some() { "valid SYN cookie: connection rebuilt" } else { "" };
+        let after = child.as_ref().map(|c| c.state).or(before_state);
+        self.record(Side::Server, RecordKind::Received, Some(seg), (before_state, after), note);
+        self.out = out;
+        match child {
+            Some(tcb) => {
+                let state = tcb.state;
+                let role =
+                    Role::ServerChild { pop, accepted: false, confirmed: true, created: self.now, sent: 0 };
+                let slot = self.insert(tcb, role);
+                self.conns.slots[slot as usize].peer = hints.src_slot;
+                let generation = self.conns.slots[slot as usize].generation;
+                self.settle(slot, state);
+                // The cookie ACK may have carried an RST or FIN that ended it already.
+                if self.live(slot, generation) {
+                    self.enqueue_accept(slot);
+                }
+            }
+            None => self.flush(Side::Server),
+        }
+    }
+
+    pub(super) fn enqueue_accept(&mut self, slot: u32) {
+        self.listener.enqueue_accept(slot);
+        self.update_listener_gauges();
+        self.schedule_accept();
+    }
+
+    pub(super) fn schedule_accept(&mut self) {
+        if self.accept_pending || self.listener.accept_queue_len() == 0 {
+            return;
+        }
+        match self.accept_interval {
+            // An application that accepts at once takes the connection now:
+            // no event needed (callers have settled the connection first).
+            None => self.on_accept_tick(),
+            Some(iv) if iv.0 == u64::MAX => {} // accept_rate = 0: never
+            Some(iv) => {
+                self.accept_pending = true;
+                let at = (self.last_accept + iv).max(self.now);
+                self.queue.push(at, Event::AcceptTick);
+            }
+        }
+    }
+
+    pub(super) fn on_accept_tick(&mut self) {
+        self.accept_pending = false;
+        self.last_accept = self.now;
+        while let Some(slot) = self.listener.accept() {
+            // A child may have died while it waited (reset, timeout).
+            let alive = self.conns.slots[slot as usize].tcb.state != State::Closed
+                && matches!(self.conns.slots[slot as usize].role, Role::ServerChild { accepted: false, .. });
+            if alive {
+                self.server_app_accept(slot);
+                if self.accept_interval.is_some() {
+                    break; // one accept() per tick when rate-limited
+                }
+            }
+        }
+        self.update_listener_gauges();
+        self.schedule_accept();
+    }
+
+    /// The server application took a connection: it answers (if configured),
+    /// and closes when the client has, or after the hold when it closes first.
+    pub(super) fn server_app_accept(&mut self, slot: u32) {
+        let generation = self.conns.slots[slot as usize].generation;
+        let (pop, local, remote) = {
+            let s = &mut self.conns.slots[slot as usize];
+            let Role::ServerChild { pop, accepted, .. } = &mut s.role else { return };
+            *accepted = true;
+            (*pop, s.tcb.local, s.tcb.remote)
+        };
+        self.record(
+            Side::Server,
+            RecordKind::App("accept"),
+            None,
+            (self.state_at(local, remote), self.state_at(local, remote)),
+            "",
+        );
+        let bytes = self.server.response_bytes;
+        if bytes > 0 {
+            let (_, before) = self.drive(
+                slot,
+                RecordKind::App("send"),
+                None,
+                |_| None,
+                |tcb, _, now, p, out| tcb.send(now, bytes, p, out),
+            );
+            self.settle(slot, before);
+        }
+        if !self.live(slot, generation) {
+            return;
+        }
+        if self.conns.slots[slot as usize].tcb.state == State::CloseWait {
+            self.queue.push(self.now + self.server.close_delay, Event::AppClose { slot, generation });
+            return;
+        }
+        // Who closes first was decided by the client when it connected
+        // (found through the peer hint, or the 4-tuple map).
+        let peer = self.conns.slots[slot as usize].peer;
+        let client = self.conns.find(remote, local, peer);
+        if pop != NO_POP
+            && let Some(client) = client
+            && let Role::Client { closes_first: false, .. } = self.conns.slots[client as usize].role
+        {
+            let hold = self.pops[pop as usize].hold;
+            self.queue.push(self.now + hold, Event::AppClose { slot, generation });
+        }
+    }
+
+    pub(super) fn update_listener_gauges(&mut self) {
+        self.metrics.syn_recv.set(self.now, self.listener.syn_queue_len() as u64);
+        self.metrics.accept_queue.set(self.now, self.listener.accept_queue_len() as u64);
+    }
+}

@@ -1,0 +1,156 @@
+//! What a connection's state change means outside its TCB: the
+//! applications' next step (send, close), the outcome counters, and the
+//! TIME-WAIT accounting against `tcp_max_tw_buckets`.
+
+use super::addr::{Origin, SERVER};
+use super::conns::Role;
+use super::world::{Event, World};
+use crate::engine::Scheduler;
+use crate::tcp::time_wait::TimeWaitBuckets;
+use crate::tcp::{CloseCause, State};
+use crate::trace::{RecordKind, Side};
+
+impl<Q: Scheduler<Event>> World<Q> {
+    pub(super) fn on_transition(&mut self, slot: u32, before: State, mut after: State) {
+        let now = self.now;
+        let role = self.conns.slots[slot as usize].role;
+        let is_server = self.conns.slots[slot as usize].tcb.local.ip == SERVER.ip;
+        if before == State::TimeWait {
+            self.time_wait_left(slot, is_server);
+        }
+        // No TIME-WAIT entry when the host holds tcp_max_tw_buckets: closed.
+        if after == State::TimeWait && !self.time_wait_entered(slot, is_server) {
+            after = State::Closed;
+        }
+        match role {
+            Role::Client { pop, user, started, measured, established, closes_first, closed_by_app } => {
+                if after == State::Established && !established {
+                    if let Role::Client { established, .. } = &mut self.conns.slots[slot as usize].role {
+                        *established = true;
+                    }
+                    if measured {
+                        self.metrics.counters.legit_established += 1;
+                        self.metrics.connect_time.record(now - started);
+                    }
+                    let generation = self.conns.slots[slot as usize].generation;
+                    let bytes = self.pops[pop as usize].request_bytes;
+                    if bytes > 0 {
+                        // Sent from inside a transition: flushed now, settled by the caller.
+                        self.drive(
+                            slot,
+                            RecordKind::App("send"),
+                            None,
+                            |_| None,
+                            |tcb, _, now, p, out| tcb.send(now, bytes, p, out),
+                        );
+                        self.flush(Side::Client);
+                    }
+                    if closes_first {
+                        let hold = self.pops[pop as usize].hold;
+                        self.queue.push(now + hold, Event::AppClose { slot, generation });
+                    }
+                }
+                if after == State::CloseWait && !closed_by_app {
+                    // The client read EOF: it closes at once.
+                    let generation = self.conns.slots[slot as usize].generation;
+                    self.queue.push(now, Event::AppClose { slot, generation });
+                }
+                if after == State::Closed {
+                    let cause = self.conns.slots[slot as usize].tcb.close_cause;
+                    if !established && !self.slots_established(slot) {
+                        if measured {
+                            match cause {
+                                Some(CloseCause::Reset) => self.metrics.counters.failed_reset += 1,
+                                Some(CloseCause::Timeout) => self.metrics.counters.failed_timeout += 1,
+                                _ => {}
+                            }
+                            self.metrics.counters.tcp_attempt_fails += 1;
+                        }
+                    } else if measured {
+                        match cause {
+                            Some(CloseCause::Reset) => {
+                                self.metrics.counters.legit_reset_after_established += 1
+                            }
+                            _ => self.metrics.counters.legit_completed += 1,
+                        }
+                    }
+                    if !closed_by_app {
+                        self.user_done(pop, user);
+                    }
+                }
+            }
+            Role::ServerChild { created, confirmed, sent, .. } => {
+                if after == State::Closed {
+                    if self.conns.slots[slot as usize].tcb.close_cause == Some(CloseCause::Reset) {
+                        self.metrics.counters.tcp_estab_resets += 1;
+                        if !confirmed && sent > 0 {
+                            // Two-way ablation: a connection nobody wanted.
+                            self.metrics.counters.unwanted_established += 1;
+                            self.metrics.counters.unwanted_segments += sent as u64;
+                            self.metrics.counters.unwanted_established_ns += (now - created).as_nanos();
+                        }
+                    }
+                } else if after == State::CloseWait
+                    && let Role::ServerChild { accepted: true, .. } = role
+                {
+                    let generation = self.conns.slots[slot as usize].generation;
+                    self.queue.push(now + self.server.close_delay, Event::AppClose { slot, generation });
+                }
+            }
+            Role::Request { .. } | Role::AttackerConn => {}
+        }
+    }
+
+    pub(super) fn slots_established(&self, slot: u32) -> bool {
+        matches!(self.conns.slots[slot as usize].role, Role::Client { established: true, .. })
+    }
+
+    /// The TIME-WAIT buckets of the host at `ip` and its index there
+    /// (None: a host whose entries are not limited).
+    pub(super) fn tw_buckets(&mut self, ip: u32) -> Option<(&mut TimeWaitBuckets, usize)> {
+        if ip == SERVER.ip {
+            return Some((&mut self.server_tw, 0));
+        }
+        let Origin::Population(p, h) = self.plan.origin(ip) else { return None };
+        Some((&mut self.pops[p as usize].tw_buckets, h as usize))
+    }
+
+    /// `tcp_time_wait`: count the entry, or make none when the host holds
+    /// `tcp_max_tw_buckets` already (TcpExtTCPTimeWaitOverflow).
+    /// Returns false when no entry was made.
+    pub(super) fn time_wait_entered(&mut self, slot: u32, is_server: bool) -> bool {
+        let now = self.now;
+        let ip = self.conns.slots[slot as usize].tcb.local.ip;
+        let entered = self.tw_buckets(ip).is_none_or(|(b, h)| b.try_enter(h));
+        if !entered {
+            self.conns.slots[slot as usize].tcb.discard(now, CloseCause::Normal);
+            if is_server {
+                self.metrics.counters.tw_overflow_server += 1;
+            } else {
+                self.metrics.counters.tw_overflow_client += 1;
+            }
+            return false;
+        }
+        if is_server {
+            self.metrics.tw_server.add(now, 1);
+            self.metrics.counters.time_wait_entered_server += 1;
+        } else {
+            self.metrics.tw_client.add(now, 1);
+            self.metrics.counters.time_wait_entered_client += 1;
+        }
+        true
+    }
+
+    pub(super) fn time_wait_left(&mut self, slot: u32, is_server: bool) {
+        let now = self.now;
+        let ip = self.conns.slots[slot as usize].tcb.local.ip;
+        if let Some((b, h)) = self.tw_buckets(ip) {
+            b.leave(h);
+        }
+        if is_server {
+            self.metrics.tw_server.add(now, -1);
+        } else {
+            self.metrics.tw_client.add(now, -1);
+        }
+    }
+}
