@@ -5,7 +5,7 @@
 //! SYN-RECEIVED, wherever it stores them) and calls back here at each
 //! step, so every queue rule is testable without a simulation.
 
-use super::conn::{Tcb, reset_for};
+use super::conn::{CloseCause, Tcb, reset_for};
 use super::params::{SynCookies, TcpParams, tcp_time_stamp};
 use super::segment::{Flags, Segment, SockAddr};
 use super::state::State;
@@ -218,11 +218,20 @@ impl<T> Listener<T> {
         tcb
     }
 
-    fn request_removed(&mut self, req: &Tcb) {
+    /// A request leaves the SYN queue (`inet_csk_reqsk_queue_removed`);
+    /// `was_young` if its timer had not yet fired.
+    fn dequeue(&mut self, was_young: bool) {
+        debug_assert!(self.qlen > 0, "SYN queue length would wrap");
         self.qlen -= 1;
-        if req.retransmits == 0 {
-            self.young -= 1;
+        if was_young {
+            self.age();
         }
+    }
+
+    /// A request's timer fired for the first time: it is no longer young.
+    fn age(&mut self) {
+        debug_assert!(self.young > 0, "young count would wrap");
+        self.young -= 1;
     }
 
     /// The SYN-ACK retry threshold for the next expiry (`reqsk_timer_handler`):
@@ -257,15 +266,12 @@ impl<T> Listener<T> {
         let sent = out.len();
         req.handle_timeout(now, &TcpParams { synack_retries: threshold, ..*p }, out);
         if req.state == State::Closed {
-            self.qlen -= 1;
-            if was_young {
-                self.young -= 1;
-            }
+            self.dequeue(was_young);
             self.counters.request_timeouts += 1;
             return true;
         }
         if was_young {
-            self.young -= 1;
+            self.age();
         }
         self.counters.synack_retrans += (out.len() - sent) as u64;
         false
@@ -286,8 +292,11 @@ impl<T> Listener<T> {
             self.counters.listen_overflows += 1;
             self.counters.listen_drops += 1;
             if self.cfg.abort_on_overflow {
+                // The request is freed with its RST: closed here, so no
+                // later segment of its 4-tuple finds it (and dequeues it twice).
                 out.extend(reset_for(seg));
-                self.request_removed(req);
+                self.dequeue(req.retransmits == 0);
+                req.discard(now, CloseCause::Abort);
                 return RequestOutcome::Removed;
             }
             req.mark_acked_on_overflow();
@@ -304,17 +313,11 @@ impl<T> Listener<T> {
                 RequestOutcome::Pending
             }
             State::Closed => {
-                self.qlen -= 1;
-                if was_young {
-                    self.young -= 1;
-                }
+                self.dequeue(was_young);
                 RequestOutcome::Removed
             }
             _ => {
-                self.qlen -= 1;
-                if was_young {
-                    self.young -= 1;
-                }
+                self.dequeue(was_young);
                 self.counters.passive_opens += 1;
                 RequestOutcome::Established
             }
