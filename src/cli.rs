@@ -203,7 +203,9 @@ fn run_study(args: RunArgs) -> Result<()> {
     let loud = args.progress != ProgressArg::Quiet;
     if loud {
         let shard_note = shard.map(|s| format!(", shard {s}")).unwrap_or_default();
-        note(&format!("synsim: {} ({} runs{shard_note}) -> {}", exp.origin, exp.runs().len(), out.display()));
+        let runs = exp.runs().len();
+        let plural = if runs == 1 { "" } else { "s" };
+        note(&format!("synsim: {} ({runs} run{plural}{shard_note}) -> {}", exp.origin, out.display()));
     }
     let summary = study::execute(&exp, &out, &opts)?;
     if summary.already_complete {
@@ -216,11 +218,16 @@ fn run_study(args: RunArgs) -> Result<()> {
     }
     if loud {
         note(&format!(
-            "synsim: {} runs ({} resumed), {:.1}M events in {:.1} s; report: {}",
+            "synsim: {} run{} ({} resumed), {} events in {}; report: {}",
             summary.runs,
+            if summary.runs == 1 { "" } else { "s" },
             summary.resumed,
-            summary.events as f64 / 1e6,
-            summary.wall_s,
+            crate::progress::count(summary.events as f64),
+            if summary.wall_s < 10.0 {
+                format!("{:.2} s", summary.wall_s)
+            } else {
+                crate::progress::clock(summary.wall_s)
+            },
             summary.out.join("report.md").display()
         ));
     }

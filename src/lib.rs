@@ -15,6 +15,7 @@ pub mod engine;
 pub mod experiment;
 pub mod net;
 pub mod output;
+pub mod progress;
 pub mod scenarios;
 pub mod serde_forms;
 pub mod sim;

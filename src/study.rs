@@ -10,10 +10,9 @@ use crate::output::report;
 use crate::output::results::{Manifest, Results, RunRecord};
 use crate::sim::World;
 use anyhow::{Context, Result, bail};
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use std::collections::BTreeSet;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -97,14 +96,8 @@ impl std::fmt::Display for Shard {
     }
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Progress {
-    /// A bar when stderr is a terminal, lines otherwise.
-    Auto,
-    Bar,
-    Lines,
-    Quiet,
-}
+pub use crate::progress::Progress;
+use crate::progress::Reporter;
 
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -148,8 +141,13 @@ impl Default for RunOptions {
 
 /// Simulates one run.
 pub fn run_one(spec: &RunSpec, wall_clock: bool) -> RunRecord {
+    run_watched(spec, wall_clock, None)
+}
+
+/// Simulates one run, reporting its progress to `watch`.
+fn run_watched(spec: &RunSpec, wall_clock: bool, watch: Option<&crate::sim::RunWatch>) -> RunRecord {
     let start = Instant::now();
-    let outcome = World::new(&spec.config, spec.seed, spec.replicate as u64).run();
+    let outcome = World::new(&spec.config, spec.seed, spec.replicate as u64).run_watched(watch);
     let wall = if wall_clock { start.elapsed().as_secs_f64() } else { 0.0 };
     let mut metrics: Vec<(String, f64)> =
         outcome.metrics().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
@@ -374,12 +372,13 @@ pub fn execute(exp: &Experiment, out: &Path, opts: &RunOptions) -> Result<StudyS
         partial: partial.clone(),
         lock: lock.path().to_path_buf(),
     });
-    let reporter = Reporter::new(opts.progress, total, resumed);
+    let reporter = Reporter::new(opts.progress, todo.iter().map(|s| &s.config), total, resumed);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
     let new = pool.install(|| {
         todo.par_iter()
-            .map(|spec| -> Result<RunRecord> {
-                let rec = run_one(spec, opts.wall_clock);
+            .enumerate()
+            .map(|(i, spec)| -> Result<RunRecord> {
+                let rec = run_watched(spec, opts.wall_clock, Some(reporter.watch(i)));
                 let line = serde_json::to_string(&rec)?;
                 {
                     let mut j = journal_file.lock().expect("journal lock");
@@ -387,14 +386,14 @@ pub fn execute(exp: &Experiment, out: &Path, opts: &RunOptions) -> Result<StudyS
                     j.0.flush()?;
                     j.1 += 1;
                 }
-                reporter.done(rec.metric("events").unwrap_or(0.0) as u64);
+                reporter.done(i, rec.metric("events").unwrap_or(0.0) as u64);
                 Ok(rec)
             })
             .collect::<Result<Vec<_>>>()
     });
     *ACTIVE.lock().unwrap_or_else(|p| p.into_inner()) = None;
-    let new = new.with_context(|| format!("recording a finished run in {}", journal.display()))?;
     reporter.finish();
+    let new = new.with_context(|| format!("recording a finished run in {}", journal.display()))?;
     drop(journal_file);
     let events: u64 = new.iter().map(|r| r.metric("events").unwrap_or(0.0) as u64).sum();
     done.extend(new);
@@ -524,65 +523,4 @@ pub fn report(dir: &Path) -> Result<()> {
     let results = Results::read(dir)?;
     let drawn = charts::draw_all(&results, dir)?;
     report::write(&results, &drawn, dir)
-}
-
-/// Progress on stderr: a bar on a terminal, lines otherwise.
-struct Reporter {
-    bar: Option<ProgressBar>,
-    lines: bool,
-    total: usize,
-    done: Mutex<(usize, u64)>,
-    start: Instant,
-}
-
-impl Reporter {
-    fn new(mode: Progress, total: usize, resumed: usize) -> Reporter {
-        let terminal = std::io::stderr().is_terminal();
-        let (bar, lines) = match mode {
-            Progress::Quiet => (false, false),
-            Progress::Bar => (true, false),
-            Progress::Lines => (false, true),
-            Progress::Auto => (terminal, !terminal),
-        };
-        let bar = bar.then(|| {
-            let b = ProgressBar::new(total as u64);
-            b.set_style(
-                ProgressStyle::with_template("{bar:40} {pos}/{len} runs  {msg}  ETA {eta}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
-            b.set_position(resumed as u64);
-            b
-        });
-        if lines && resumed > 0 {
-            crate::console::note(&format!("synsim: resuming: {resumed} of {total} runs already done"));
-        }
-        Reporter { bar, lines, total, done: Mutex::new((resumed, 0)), start: Instant::now() }
-    }
-
-    fn done(&self, events: u64) {
-        let mut d = self.done.lock().expect("progress lock");
-        d.0 += 1;
-        d.1 += events;
-        let rate = d.1 as f64 / self.start.elapsed().as_secs_f64().max(1e-9);
-        if let Some(b) = &self.bar {
-            b.set_position(d.0 as u64);
-            b.set_message(format!("{:.1}M events/s", rate / 1e6));
-        } else if self.lines {
-            let step = (self.total / 20).max(1);
-            if d.0 % step == 0 || d.0 == self.total {
-                crate::console::note(&format!(
-                    "synsim: run {}/{} done, {:.1}M events/s",
-                    d.0,
-                    self.total,
-                    rate / 1e6
-                ));
-            }
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
-        }
-    }
 }

@@ -18,3 +18,11 @@ pub use conns::SLOT_BYTES;
 pub use outcome::RunOutcome;
 pub use script::ScriptAction;
 pub use world::{Event, World};
+
+/// How far a running run has got, read by a progress display on another
+/// thread: simulated time reached (ns) and events processed.
+#[derive(Debug, Default)]
+pub struct RunWatch {
+    pub reached_ns: std::sync::atomic::AtomicU64,
+    pub events: std::sync::atomic::AtomicU64,
+}

@@ -15,6 +15,7 @@
 //! `settle`: send what the TCB produced, report its state change, re-arm
 //! or free its slot. See docs/architecture.md.
 
+use super::RunWatch;
 use super::addr::{AddressPlan, Origin, SERVER};
 use super::conns::{Conns, Hints, NO_POP, Role, tuple};
 use super::kernel;
@@ -214,6 +215,12 @@ impl<Q: Scheduler<Event>> World<Q> {
 
     /// Runs until the end time (or until nothing is left to happen).
     pub fn run(&mut self) -> RunOutcome {
+        self.run_watched(None)
+    }
+
+    /// Runs to the end; every 65536 events the simulated time reached and
+    /// the events so far go to `watch`, for a progress display.
+    pub fn run_watched(&mut self, watch: Option<&RunWatch>) -> RunOutcome {
         // Pop, not peek: a timing wheel's peek costs a scan. The first event
         // past the end is dropped with the rest of the queue.
         while let Some((at, event)) = self.queue.pop() {
@@ -222,6 +229,12 @@ impl<Q: Scheduler<Event>> World<Q> {
             }
             self.now = at;
             self.events += 1;
+            if self.events & 0xFFFF == 0
+                && let Some(w) = watch
+            {
+                w.reached_ns.store(at.0, std::sync::atomic::Ordering::Relaxed);
+                w.events.store(self.events, std::sync::atomic::Ordering::Relaxed);
+            }
             self.dispatch(event);
         }
         // The measured window closes at the end time even if the last
