@@ -3,7 +3,7 @@
 //! millisecond exchanges), slanted arrows from the sending row to the
 //! receiving row, a red cross where a segment was lost.
 
-use super::ladder::segment_label;
+use super::ladder::{Connections, Numbers};
 use super::record::{RecordKind, Side, TraceRecord};
 use crate::tcp::{Segment, SockAddr};
 use std::fmt::Write;
@@ -36,6 +36,7 @@ fn arrival_row(records: &[TraceRecord], from: usize, seg: &Segment) -> Option<(u
 }
 
 pub fn ladder_svg(records: &[TraceRecord], client: SockAddr, server: SockAddr, title: &str) -> String {
+    let conns = Connections::from_records(records);
     let height = TOP + ROW * (records.len() as f64 + 2.0);
     let mut s = String::new();
     let _ = write!(
@@ -107,7 +108,7 @@ pub fn ladder_svg(records: &[TraceRecord], client: SockAddr, server: SockAddr, t
                         d = y2 + 6.0
                     );
                 }
-                let mut label = segment_label(&seg);
+                let mut label = conns.label(&seg, i, Numbers::Relative);
                 if r.side == Side::Other {
                     label = format!("{label} (from {})", seg.src);
                 }
