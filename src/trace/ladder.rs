@@ -499,7 +499,7 @@ mod tests {
         assert!(lines[1].contains("ISN 100") && lines[1].contains("ISN 300"), "{text}");
         assert!(lines[3].contains("SYN-SENT") && lines[3].contains("connect()"), "{text}");
         // The SYN: one row, at its arrival, with the server's new state.
-        assert!(lines[4].contains(" SYN seq=0 ") && lines[4].contains(">  SYN-RECEIVED"), "{text}");
+        assert!(lines[4].contains(" SYN seq=0 ") && lines[4].contains("> SYN-RECEIVED"), "{text}");
         assert!(lines[4].starts_with("   0.010"), "{text}");
         assert!(lines[5].contains("X-") && lines[5].contains("SYN-ACK seq=0 ack=1"), "{text}");
         assert!(text.contains("(drop the 1st SYN-ACK server->client)"), "{text}");
