@@ -226,7 +226,7 @@ pub fn pair_sends(records: &[TraceRecord]) -> Vec<Option<usize>> {
 
 /// The one-way delay most segments took (the header states it once, so
 /// rows need not repeat each send time).
-fn usual_delay(records: &[TraceRecord], pair: &[Option<usize>]) -> Option<u64> {
+pub fn usual_delay(records: &[TraceRecord], pair: &[Option<usize>]) -> Option<u64> {
     let mut counts: Vec<(u64, usize)> = Vec::new();
     for (j, r) in records.iter().enumerate() {
         if let (RecordKind::Received, Some(i)) = (&r.kind, pair[j]) {
@@ -242,7 +242,7 @@ fn usual_delay(records: &[TraceRecord], pair: &[Option<usize>]) -> Option<u64> {
 
 /// Seconds, to the millisecond when the instant allows (every scenario's
 /// times do), else to the microsecond.
-fn secs(t: SimTime) -> String {
+pub fn secs(t: SimTime) -> String {
     let ns = t.as_nanos();
     if ns % 1_000_000 == 0 {
         format!("{}.{:03}", ns / 1_000_000_000, (ns % 1_000_000_000) / 1_000_000)
@@ -251,7 +251,7 @@ fn secs(t: SimTime) -> String {
     }
 }
 
-fn millis(ns: u64) -> String {
+pub fn millis(ns: u64) -> String {
     if ns % 1_000_000 == 0 { format!("{} ms", ns / 1_000_000) } else { format!("{} us", ns / 1_000) }
 }
 
@@ -293,7 +293,7 @@ fn arrow(label: &str, rightward: bool, fate: Fate, width: usize) -> String {
     }
 }
 
-fn state_after(r: &TraceRecord) -> Option<State> {
+pub fn state_after(r: &TraceRecord) -> Option<State> {
     match (r.before, r.after) {
         (b, Some(a)) if b != Some(a) => Some(a),
         _ => None,
@@ -318,24 +318,8 @@ pub fn ladder_text(records: &[TraceRecord], client: SockAddr, server: SockAddr, 
         let _ = write!(out, "  (one-way delay {})", millis(d));
     }
     out.push('\n');
-    // An old duplicate comes from the client's own address: the side of
-    // the record that sent the SYN tells it apart.
-    let name = |a: SockAddr, side: Side| match side {
-        Side::Other => format!("{} {a}", others.name(a)),
-        _ if a == server => "server".to_string(),
-        _ if a == client => "client".to_string(),
-        _ => format!("{a}"),
-    };
-    for (n, k) in conns.conns.iter().enumerate() {
-        let r_isn = k.responder_isn.map_or("none (no SYN-ACK)".to_string(), |i| i.to_string());
-        let _ = writeln!(
-            out,
-            "conn {}: {} ISN {} -> {} ISN {r_isn}",
-            n + 1,
-            name(k.initiator, records[k.first].side),
-            k.initiator_isn,
-            name(k.responder, Side::Server)
-        );
+    for line in conn_lines(records, &conns, &others, client, server) {
+        let _ = writeln!(out, "{line}");
     }
     let _ = writeln!(
         out,
@@ -390,15 +374,7 @@ pub fn ladder_text(records: &[TraceRecord], client: SockAddr, server: SockAddr, 
                 arrow(&conns.label(&seg, i, numbers), seg.dst == server, fate, middle_w)
             }
             (RecordKind::Timer(what), _) => {
-                // A retransmission timer's segment follows it at once: it
-                // tells which connection's timer this was.
-                let tag = match records.get(i + 1) {
-                    Some(n) if n.kind == RecordKind::Sent && n.side == r.side && n.at == r.at => {
-                        n.seg.map(|s| conns.tag(&s, i + 1)).unwrap_or_default()
-                    }
-                    _ => String::new(),
-                };
-                side_text(&format!("{tag}[{what}]"), r.side, middle_w)
+                side_text(&format!("{}[{what}]", timer_tag(records, i, &conns)), r.side, middle_w)
             }
             (RecordKind::App(what), _) => side_text(&format!("{what}()"), r.side, middle_w),
             (_, None) => String::new(),
@@ -417,6 +393,51 @@ pub fn ladder_text(records: &[TraceRecord], client: SockAddr, server: SockAddr, 
     }
     out.push_str(&legend(delay));
     out
+}
+
+/// "#2 " for the timer of record `i` when the trace has several
+/// connections: a retransmission timer's segment follows it at once and
+/// tells whose timer it was (an expiry sends nothing and stays untagged).
+pub fn timer_tag(records: &[TraceRecord], i: usize, conns: &Connections) -> String {
+    match (&records[i], records.get(i + 1)) {
+        (r, Some(n)) if n.kind == RecordKind::Sent && n.side == r.side && n.at == r.at => {
+            n.seg.map(|s| conns.tag(&s, i + 1)).unwrap_or_default()
+        }
+        _ => String::new(),
+    }
+}
+
+/// "conn 1: client ISN … -> server ISN …", one line per connection.
+pub fn conn_lines(
+    records: &[TraceRecord],
+    conns: &Connections,
+    others: &OtherHosts,
+    client: SockAddr,
+    server: SockAddr,
+) -> Vec<String> {
+    // An old duplicate comes from the client's own address: the side of
+    // the record that sent the SYN tells it apart.
+    let name = |a: SockAddr, side: Side| match side {
+        Side::Other => format!("{} {a}", others.name(a)),
+        _ if a == server => "server".to_string(),
+        _ if a == client => "client".to_string(),
+        _ => format!("{a}"),
+    };
+    conns
+        .conns
+        .iter()
+        .enumerate()
+        .map(|(n, k)| {
+            let r_isn = k.responder_isn.map_or("none (no SYN-ACK)".to_string(), |i| i.to_string());
+            format!(
+                "conn {}: {} ISN {} -> {} ISN {r_isn}",
+                n + 1,
+                name(k.initiator, records[k.first].side),
+                k.initiator_isn,
+                name(k.responder, Side::Server)
+            )
+        })
+        .collect()
 }
 
 /// A timer's or call's text in the middle column, on its side's end.
