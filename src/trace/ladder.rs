@@ -449,12 +449,12 @@ fn side_text(text: &str, side: Side, width: usize) -> String {
 }
 
 fn legend(delay: Option<u64>) -> String {
-    let delay = delay.map_or("one one-way delay".to_string(), millis);
+    let delay = delay.map_or("a one-way delay".to_string(), millis);
     format!(
         "\
 legend
-  One row per event, in time order. A segment has one row, when it arrives
-  or is lost (sent {delay} before, unless its row says \"sent at\").
+  One row per event, in time order. A segment has one row: when it arrives
+  (sent {delay} before, unless the row says \"sent at\") or is lost.
   client, server     the state that side enters on this row
   --- SYN seq=0 --->  delivered (<--- toward the client or another host)
   --- SYN seq=0 -X    lost in the network: the shaft stops short

@@ -38,15 +38,11 @@ const RED: &str = "#c00000";
 const GREEN: &str = "#0a6b2d";
 const BROWN: &str = "#7a4b00";
 const GREY: &str = "#555555";
+const BOLD: &str = r#" font-weight="bold""#;
+const ITALIC: &str = r#" font-style="italic""#;
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-/// A rough width of `text` in this file's font, for laying out and for the
-/// overlap test (DejaVu Sans at 11 px: about 0.62 em a character, bold more).
-pub fn text_width(text: &str, bold: bool) -> f64 {
-    text.chars().count() as f64 * FONT * if bold { 0.7 } else { 0.62 }
 }
 
 struct Svg {
@@ -73,6 +69,20 @@ impl Svg {
             c = x + 5.0,
             d = y + 5.0
         );
+    }
+
+    /// A timer's or call's row: its text beside its side's lifeline, the
+    /// state it entered below, the simulation's note in the middle. Returns
+    /// the height it adds to a one-line row.
+    fn event(&mut self, r: &TraceRecord, text: &str, state: Option<&str>, c: f64) -> f64 {
+        let (x, anchor) = side_anchor(r.side);
+        self.text("note", x, c + 4.0, anchor, BROWN, ITALIC, text);
+        if !r.note.is_empty() {
+            self.text("note", (CLIENT_X + SERVER_X) / 2.0, c + 4.0, "middle", GREY, ITALIC, &r.note);
+        }
+        let Some(state) = state else { return 0.0 };
+        self.text("state", x, c + 4.0 + LINE, anchor, GREEN, BOLD, state);
+        LINE
     }
 
     /// A piece of lifeline, for the legend.
@@ -142,8 +152,7 @@ pub fn ladder_svg(records: &[TraceRecord], client: SockAddr, server: SockAddr, t
     let top = 44.0 + LINE * header.len() as f64 + 46.0;
     let mut y = top;
     for (i, r) in records.iter().enumerate() {
-        let rows_sent_elsewhere = r.kind == RecordKind::Sent && pair[i].is_some();
-        if rows_sent_elsewhere {
+        if r.kind == RecordKind::Sent && pair[i].is_some() {
             continue; // drawn on its arrival's or loss's row
         }
         let state =
@@ -199,35 +208,21 @@ pub fn ladder_svg(records: &[TraceRecord], client: SockAddr, server: SockAddr, t
                 }
                 if !note.is_empty() {
                     let red = r.kind == RecordKind::Lost || dropped.is_some();
-                    let (fill, style) = if red { (RED, "") } else { (GREY, r#" font-style="italic""#) };
-                    svg.text("note", lx, c + 17.0, "middle", fill, style, &note);
-                    extra = LINE;
+                    let (fill, style) = if red { (RED, "") } else { (GREY, ITALIC) };
+                    svg.text("note", lx, c + 20.0, "middle", fill, style, &note);
+                    extra = LINE + 12.0; // nearer its own arrow than the next row's label
                 }
                 if let Some(s) = state {
-                    let (x, a) = side_anchor(r.side);
-                    svg.text("state", x, c + 4.0, a, GREEN, r#" font-weight="bold""#, &s);
+                    svg.text("state", side_x, c + 4.0, anchor, GREEN, BOLD, &s);
                 }
             }
-            (RecordKind::Timer(_) | RecordKind::App(_), _) => {
-                let text = match r.kind {
-                    RecordKind::Timer(what) => {
-                        let icon_x = if r.side == Side::Server { SERVER_X + 12.0 } else { CLIENT_X - 12.0 };
-                        svg.clock(icon_x, c);
-                        format!("{}{what}", timer_tag(records, i, &conns))
-                    }
-                    RecordKind::App(what) => format!("{what}()"),
-                    _ => unreachable!(),
-                };
-                svg.text("note", side_x, c + 4.0, anchor, BROWN, r#" font-style="italic""#, &text);
-                if let Some(s) = state {
-                    svg.text("state", side_x, c + 4.0 + LINE, anchor, GREEN, r#" font-weight="bold""#, &s);
-                    extra = LINE;
-                }
-                if !r.note.is_empty() {
-                    let mid = (CLIENT_X + SERVER_X) / 2.0;
-                    svg.text("note", mid, c + 4.0, "middle", GREY, r#" font-style="italic""#, &r.note);
-                }
+            (RecordKind::Timer(what), _) => {
+                let icon_x = if r.side == Side::Server { SERVER_X + 12.0 } else { CLIENT_X - 12.0 };
+                svg.clock(icon_x, c);
+                let text = format!("{}{what}", timer_tag(records, i, &conns));
+                extra = svg.event(r, &text, state.as_deref(), c);
             }
+            (RecordKind::App(what), _) => extra = svg.event(r, &format!("{what}()"), state.as_deref(), c),
             _ => {}
         }
         svg.text("time", TIME_X, c + 4.0, "end", GREY, "", &secs(r.at));
@@ -292,10 +287,10 @@ fn legend(top: f64, delay: Option<u64>) -> String {
     let (x0, x1, tx) = (TIME_X, TIME_X + 60.0, TIME_X + 75.0);
     let row = |n: f64| top + LINE * 1.4 * n;
     let plain = "";
-    let delay = delay.map_or("one one-way delay".to_string(), millis);
+    let delay = delay.map_or("a one-way delay".to_string(), millis);
     let intro = format!(
-        "One row per event, in time order. A segment is drawn once, on the row where it arrives or is \
-         lost (sent {delay} before, unless noted)."
+        "One row per event, in time order. A segment is drawn once: on the row where it arrives \
+         (sent {delay} before, unless noted) or where it is lost."
     );
     svg.text("legend", x0, row(0.0) - LINE, "start", "black", plain, &intro);
     let numbers = "seq/ack are relative to each side's ISN in its connection (conn lines at the top), \
@@ -328,9 +323,9 @@ fn legend(top: f64, delay: Option<u64>) -> String {
     );
     svg.clock(x0 + 30.0, row(4.0) - 4.0);
     svg.text("legend", tx, row(4.0), "start", "black", plain, "a timer fired (#2: of conn 2)");
-    svg.text("legend", x1, row(5.0), "end", BROWN, r#" font-style="italic""#, "close()");
+    svg.text("legend", x1, row(5.0), "end", BROWN, ITALIC, "close()");
     svg.text("legend", tx, row(5.0), "start", "black", plain, "an application call");
-    svg.text("legend", x1, row(6.0), "end", GREEN, r#" font-weight="bold""#, "A -> B");
+    svg.text("legend", x1, row(6.0), "end", GREEN, BOLD, "A -> B");
     svg.text("legend", tx, row(6.0), "start", "black", plain, "that side's state changes from A to B");
     svg.body
 }
