@@ -450,25 +450,30 @@ fn side_text(text: &str, side: Side, width: usize) -> String {
 
 fn legend(delay: Option<u64>) -> String {
     let delay = delay.map_or("a one-way delay".to_string(), millis);
-    format!(
-        "\
-legend
-  One row per event, in time order. A segment has one row: when it arrives
-  (sent {delay} before, unless the row says \"sent at\") or is lost.
-  client, server     the state that side enters on this row
-  --- SYN seq=0 --->  delivered (<--- toward the client or another host)
-  --- SYN seq=0 -X    lost in the network: the shaft stops short
-  --- SYN seq=0 ---X  reached the receiver, which dropped it
-  --- SYN seq=0 -~    still in flight when the trace ended
-  (...)              the simulation's note: why a drop, what a call did
-  h1 >, h1 <         sent by, or to, other host h1 (a spoofed or stale source
-                     named in the conn lines), not the traced client
-  #2                 the row belongs to conn 2 (when there are several)
-  [name]             a timer of that side fired;  call()  an application call
-  seq, ack           relative to each side's ISN in its connection (conn
-                     lines above), as Wireshark shows them; --wide: absolute
-"
-    )
+    let mut out = format!(
+        "legend\n  One row per event, in time order. A segment has one row: when it arrives\n  \
+         (sent {delay} before, unless the row says \"sent at\") or is lost.\n"
+    );
+    // (marker, meaning); an empty marker continues the line above.
+    let rows = [
+        ("client, server", "the state that side enters on this row"),
+        ("--- SYN seq=0 --->", "delivered (<--- toward the client or another host)"),
+        ("--- SYN seq=0 -X", "lost in the network: the shaft stops short"),
+        ("--- SYN seq=0 ---X", "reached the receiver, which dropped it"),
+        ("--- SYN seq=0 -~", "still in flight when the trace ended"),
+        ("(...)", "the simulation's note: why a drop, what a call did"),
+        ("[name]", "a timer of that side fired"),
+        ("call()", "an application call on that side"),
+        ("h1 >, h1 <", "sent by, or to, other host h1 (a spoofed or stale"),
+        ("", "source, named in the conn lines), not the traced client"),
+        ("#2", "the row belongs to conn 2 (when there are several)"),
+        ("seq, ack", "relative to each side's ISN in its connection (conn"),
+        ("", "lines above), as Wireshark shows them; --wide: absolute"),
+    ];
+    for (marker, meaning) in rows {
+        let _ = writeln!(out, "  {marker:<20}{meaning}");
+    }
+    out
 }
 
 #[cfg(test)]
