@@ -365,7 +365,8 @@ pub fn ladder_text(records: &[TraceRecord], client: SockAddr, server: SockAddr, 
                         note = if note.is_empty() { sent } else { format!("{note}; {sent}") };
                     }
                 }
-                // The other end of the arrow: an other host in the left column.
+                // An other host's end of the arrow goes in the left column
+                // (unless the client received it: its column shows its state).
                 if let Some(h) = other_host(r).or_else(|| {
                     pair[i].and_then(|s| other_host(&records[s])).filter(|_| r.side != Side::Client)
                 }) {
@@ -382,10 +383,13 @@ pub fn ladder_text(records: &[TraceRecord], client: SockAddr, server: SockAddr, 
         let time = secs(r.at);
         let line = format!("{time:>TIME_W$}  {left:<STATE_W$} {middle:<middle_w$} {right}");
         let line = line.trim_end();
+        // A note goes in the server's column when that is free and it fits,
+        // else on a line of its own under the arrow.
+        let beside = line.len().max(width - STATE_W);
         if note.is_empty() {
             let _ = writeln!(out, "{line}");
-        } else if line.len() + 2 + note.len() <= width.max(WIDTH) && right.is_empty() {
-            let _ = writeln!(out, "{line:<width$}  {note}", width = line.len().max(width - STATE_W));
+        } else if right.is_empty() && beside + 2 + note.len() <= width.max(WIDTH) {
+            let _ = writeln!(out, "{line:<beside$}  {note}");
         } else {
             let _ = writeln!(out, "{line}");
             let _ = writeln!(out, "{:indent$}({note})", "", indent = TIME_W + 2 + STATE_W + 1 + 2);
