@@ -539,6 +539,27 @@ mod tests {
     }
 
     #[test]
+    fn marks_a_drop_on_arrival_and_a_segment_still_in_flight() {
+        let syn = Segment { src: C, dst: S, seq: 100, flags: Flags::SYN, ..Default::default() };
+        let fin = Segment { src: C, dst: S, seq: 101, ack: 301, flags: Flags::FIN_ACK, ..Default::default() };
+        let mut dropped = rec(10, Side::Server, RecordKind::Received, Some(syn), None, None);
+        dropped.note = "SYN queue full: SYN dropped".into();
+        let records = [
+            rec(0, Side::Client, RecordKind::Sent, Some(syn), None, None),
+            dropped,
+            rec(20, Side::Client, RecordKind::Sent, Some(fin), None, None),
+        ];
+        let text = ladder_text(&records, C, S, Numbers::Relative);
+        let lines: Vec<&str> = text.lines().collect();
+        // The full-length arrow ends in X at the server; the reason follows.
+        assert!(lines[3].contains("SYN seq=0") && lines[3].ends_with("-X"), "{text}");
+        assert!(text.contains("SYN queue full: SYN dropped"), "{text}");
+        // The FIN never arrived: shown at its send time, ending in `~` (its
+        // ack stays absolute: no SYN-ACK gave the server's ISN).
+        assert!(lines[5].starts_with("   0.020") && lines[5].trim_end().ends_with('~'), "{text}");
+    }
+
+    #[test]
     fn wide_prints_absolute_numbers() {
         let text = ladder_text(&records(), C, S, Numbers::Absolute);
         assert!(text.contains(" SYN seq=100 ") && text.contains("SYN-ACK seq=300 ack=101"), "{text}");
