@@ -199,7 +199,8 @@ fn headers_give_each_connection_its_own_isns() {
         .find(|s| s.flags.syn() && s.flags.ack() && s.dst == t.client)
         .unwrap();
     assert!(text.contains(&format!(
-        "conn 6: client ISN {} -> server ISN {}",
+        "conn 6: client {} ISN {} -> server ISN {}",
+        t.client,
         to_client.ack - 1,
         to_client.seq
     )));

@@ -313,7 +313,7 @@ pub fn ladder_text(records: &[TraceRecord], client: SockAddr, server: SockAddr, 
         .fold(MIDDLE_W, usize::max);
 
     let mut out = String::new();
-    let _ = write!(out, "client {client}  server {server}");
+    let _ = write!(out, "client {}  server {server}", client_label(records, &conns, client));
     if let Some(d) = delay {
         let _ = write!(out, "  (one-way delay {})", millis(d));
     }
@@ -411,6 +411,26 @@ pub fn timer_tag(records: &[TraceRecord], i: usize, conns: &Connections) -> Stri
     }
 }
 
+/// The traced client's address, or its IP and ports when it connected
+/// from several (tw-reuse-off moves to another port; the trace's `client`
+/// is only the last).
+pub fn client_label(records: &[TraceRecord], conns: &Connections, client: SockAddr) -> String {
+    let mut ports: Vec<u16> = conns
+        .conns
+        .iter()
+        .filter(|k| k.initiator.ip == client.ip && records[k.first].side == Side::Client)
+        .map(|k| k.initiator.port)
+        .collect();
+    ports.dedup();
+    match ports.as_slice() {
+        [_, _, ..] => {
+            let list: Vec<String> = ports.iter().map(|p| p.to_string()).collect();
+            format!("{} (ports {})", client.ipv4(), list.join(", "))
+        }
+        _ => client.to_string(),
+    }
+}
+
 /// "conn 1: client ISN … -> server ISN …", one line per connection.
 pub fn conn_lines(
     records: &[TraceRecord],
@@ -424,7 +444,7 @@ pub fn conn_lines(
     let name = |a: SockAddr, side: Side| match side {
         Side::Other => format!("{} {a}", others.name(a)),
         _ if a == server => "server".to_string(),
-        _ if a == client => "client".to_string(),
+        _ if a.ip == client.ip => format!("client {a}"),
         _ => format!("{a}"),
     };
     conns

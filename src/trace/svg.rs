@@ -11,8 +11,8 @@
 //! so a glyph outside the viewer's fonts would draw as an empty box.
 
 use super::ladder::{
-    Connections, Numbers, OtherHosts, conn_lines, dropped_on_arrival, millis, other_host, pair_sends, secs,
-    state_after, timer_tag, usual_delay,
+    Connections, Numbers, OtherHosts, client_label, conn_lines, dropped_on_arrival, millis, other_host,
+    pair_sends, secs, state_after, timer_tag, usual_delay,
 };
 use super::record::{RecordKind, Side, TraceRecord};
 use crate::tcp::SockAddr;
@@ -261,7 +261,7 @@ pub fn ladder_svg(records: &[TraceRecord], client: SockAddr, server: SockAddr, t
             escape(addr)
         );
     };
-    lifeline(&mut s, "client", CLIENT_X, "client", &client.to_string());
+    lifeline(&mut s, "client", CLIENT_X, "client", &client_label(records, &conns, client));
     lifeline(&mut s, "server", SERVER_X, "server", &server.to_string());
     if has_others {
         let role = if other_role == "spoofed sources" { "spoofed" } else { "earlier" };
