@@ -5,6 +5,7 @@ use crate::experiment::{DEFAULT_EXPERIMENT, DEFAULT_ORIGIN, Experiment};
 use crate::net::DropRule;
 use crate::scenarios::{self, SCENARIOS};
 use crate::study::{self, Progress, RunOptions, Shard};
+use crate::trace::ladder::Numbers;
 use crate::trace::{RecordKind, Side, ladder_svg, ladder_text, write_pcap};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -140,6 +141,9 @@ pub struct TraceArgs {
     /// Which host the pcap's tap stands beside.
     #[arg(long, value_enum, default_value_t = TapSide::Client)]
     pub at: TapSide,
+    /// Print absolute sequence numbers (the ladder grows past 80 columns).
+    #[arg(long)]
+    pub wide: bool,
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -277,7 +281,8 @@ fn trace(args: TraceArgs) -> Result<()> {
     if args.at != TapSide::Client && args.pcap.is_none() {
         note("synsim: warning: --at only places the pcap's tap; without --pcap it does nothing");
     }
-    stdout.write_all(ladder_text(&t.records, t.client, t.server).as_bytes())?;
+    let numbers = if args.wide { Numbers::Absolute } else { Numbers::Relative };
+    stdout.write_all(ladder_text(&t.records, t.client, t.server, numbers).as_bytes())?;
     if let Some(path) = args.svg {
         let svg = ladder_svg(&t.records, t.client, t.server, &format!("synsim trace {name}"));
         std::fs::write(&path, svg).with_context(|| format!("writing {}", path.display()))?;

@@ -1,143 +1,333 @@
-//! The ladder diagram as a standalone SVG: two lifelines, one row per
-//! event (rows, not linear time: a 60 s TIME-WAIT would squash the
-//! millisecond exchanges), slanted arrows from the sending row to the
-//! receiving row, a red cross where a segment was lost.
+//! The ladder diagram as a standalone SVG, the same view as the text
+//! ladder: one row per event (rows, not linear time: a 60 s TIME-WAIT
+//! would squash the millisecond exchanges), a segment drawn once, on the
+//! row where it arrives or is lost, a lifeline per host role (client,
+//! server, and other hosts when a scenario spoofs or replays a source).
+//!
+//! Nothing overlaps by construction: a row owns its height band, and
+//! within it the time, each side's texts and the middle (arrow, label,
+//! note) have separate horizontal zones, sized for the longest text any
+//! record can carry. Only ASCII and plain shapes: the file embeds no font,
+//! so a glyph outside the viewer's fonts would draw as an empty box.
 
-use super::ladder::segment_label;
+use super::ladder::{
+    Connections, Numbers, OtherHosts, client_label, conn_lines, dropped_on_arrival, millis, other_host,
+    pair_sends, secs, state_after, timer_tag, usual_delay,
+};
 use super::record::{RecordKind, Side, TraceRecord};
-use crate::tcp::{Segment, SockAddr};
+use crate::tcp::SockAddr;
 use std::fmt::Write;
 
-const ROW: f64 = 22.0;
-const TOP: f64 = 70.0;
-const TIME_X: f64 = 80.0;
-const CLIENT_X: f64 = 250.0;
-const SERVER_X: f64 = 700.0;
-const WIDTH: f64 = 960.0;
+const FONT: f64 = 11.0;
+const LINE: f64 = 14.0;
+/// A one-line row; each further line of text adds `LINE`.
+const ROW: f64 = 26.0;
+const TIME_X: f64 = 70.0;
+const OTHER_X: f64 = 150.0;
+/// Leaves room left of the client for its longest text
+/// ("FIN-WAIT-2 timeout (tcp_fin_timeout)", "SYN-RECEIVED -> ESTABLISHED").
+const CLIENT_X: f64 = 440.0;
+const SERVER_X: f64 = 860.0;
+const WIDTH: f64 = 1160.0;
+/// Where a side's text starts, away from its lifeline (the timer icon sits
+/// in between).
+const SIDE_GAP: f64 = 24.0;
+
+const BLUE: &str = "#1f4e9c";
+const RED: &str = "#c00000";
+const GREEN: &str = "#0a6b2d";
+const BROWN: &str = "#7a4b00";
+const GREY: &str = "#555555";
+const BOLD: &str = r#" font-weight="bold""#;
+const ITALIC: &str = r#" font-style="italic""#;
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-fn x_of(side: Side) -> f64 {
-    match side {
-        Side::Client | Side::Other => CLIENT_X,
-        Side::Server => SERVER_X,
+struct Svg {
+    body: String,
+}
+
+impl Svg {
+    /// A text with a white halo, so that a line under it never hides it.
+    #[allow(clippy::too_many_arguments)]
+    fn text(&mut self, class: &str, x: f64, y: f64, anchor: &str, fill: &str, style: &str, text: &str) {
+        let _ = writeln!(
+            self.body,
+            r##"<text class="{class}" x="{x:.1}" y="{y:.1}" text-anchor="{anchor}" fill="{fill}"{style} stroke="white" stroke-width="3" paint-order="stroke">{}</text>"##,
+            escape(text)
+        );
+    }
+
+    fn cross(&mut self, class: &str, x: f64, y: f64) {
+        let _ = writeln!(
+            self.body,
+            r##"<path class="{class}" d="M{a:.1},{b:.1} L{c:.1},{d:.1} M{a:.1},{d:.1} L{c:.1},{b:.1}" stroke="{RED}" stroke-width="2.5"/>"##,
+            a = x - 5.0,
+            b = y - 5.0,
+            c = x + 5.0,
+            d = y + 5.0
+        );
+    }
+
+    /// A timer's or call's row: its text beside its side's lifeline, the
+    /// state it entered below, the simulation's note in the middle. Returns
+    /// the height it adds to a one-line row.
+    fn event(&mut self, r: &TraceRecord, text: &str, state: Option<&str>, c: f64) -> f64 {
+        let (x, anchor) = side_anchor(r.side);
+        self.text("note", x, c + 4.0, anchor, BROWN, ITALIC, text);
+        if !r.note.is_empty() {
+            self.text("note", (CLIENT_X + SERVER_X) / 2.0, c + 4.0, "middle", GREY, ITALIC, &r.note);
+        }
+        let Some(state) = state else { return 0.0 };
+        self.text("state", x, c + 4.0 + LINE, anchor, GREEN, BOLD, state);
+        LINE
+    }
+
+    /// A piece of lifeline, for the legend.
+    fn line_at(&mut self, x: f64, y1: f64, y2: f64) {
+        let _ = writeln!(
+            self.body,
+            r##"<line class="legend" x1="{x:.1}" y1="{y1:.1}" x2="{x:.1}" y2="{y2:.1}" stroke="#444" stroke-width="2"/>"##
+        );
+    }
+
+    /// A clock face: circle and two hands (no font glyph needed).
+    fn clock(&mut self, x: f64, y: f64) {
+        let _ = writeln!(
+            self.body,
+            r##"<g class="timer"><circle cx="{x:.1}" cy="{y:.1}" r="5" fill="white" stroke="{BROWN}" stroke-width="1.3"/><path d="M{x:.1},{y:.1} L{x:.1},{t:.1} M{x:.1},{y:.1} L{r:.1},{y:.1}" stroke="{BROWN}" stroke-width="1.3"/></g>"##,
+            t = y - 3.5,
+            r = x + 3.0
+        );
+    }
+
+    /// A segment's arrow from `x1` to `x2`, slightly slanted to show time
+    /// passing.
+    #[allow(clippy::too_many_arguments)]
+    fn arrow(&mut self, class: &str, x1: f64, x2: f64, y: f64, color: &str, head: bool, dashed: bool) {
+        let marker = match (head, color) {
+            (false, _) => "",
+            (true, RED) => r##" marker-end="url(#head-red)""##,
+            (true, _) => r##" marker-end="url(#head)""##,
+        };
+        let dash = if dashed { r#" stroke-dasharray="5,4""# } else { "" };
+        let _ = writeln!(
+            self.body,
+            r##"<line class="{class}" x1="{x1:.1}" y1="{:.1}" x2="{x2:.1}" y2="{:.1}" stroke="{color}" stroke-width="1.5"{marker}{dash}/>"##,
+            y - 4.0,
+            y + 4.0
+        );
     }
 }
 
-/// The row where `seg`, sent at row `from`, is received or lost.
-fn arrival_row(records: &[TraceRecord], from: usize, seg: &Segment) -> Option<(usize, bool)> {
-    records.iter().enumerate().skip(from + 1).find_map(|(i, r)| match r.kind {
-        RecordKind::Received if r.seg.as_ref() == Some(seg) => Some((i, false)),
-        RecordKind::Lost if r.seg.as_ref() == Some(seg) => Some((i, true)),
-        _ => None,
-    })
+/// Where `side`'s texts go: (x, anchor) away from its lifeline.
+fn side_anchor(side: Side) -> (f64, &'static str) {
+    match side {
+        Side::Server => (SERVER_X + SIDE_GAP, "start"),
+        _ => (CLIENT_X - SIDE_GAP, "end"),
+    }
 }
 
 pub fn ladder_svg(records: &[TraceRecord], client: SockAddr, server: SockAddr, title: &str) -> String {
-    let height = TOP + ROW * (records.len() as f64 + 2.0);
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="DejaVu Sans, Arial, sans-serif" font-size="11">
-<defs><marker id="head" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#1f4e9c"/></marker></defs>
-<rect width="100%" height="100%" fill="white"/>
-<text x="{mid}" y="20" text-anchor="middle" font-size="15" font-weight="bold">{t}</text>
-<text x="{TIME_X}" y="50" text-anchor="end" font-weight="bold">time (s)</text>
-<text x="{CLIENT_X}" y="42" text-anchor="middle" font-weight="bold">client</text>
-<text x="{CLIENT_X}" y="56" text-anchor="middle">{c}</text>
-<text x="{SERVER_X}" y="42" text-anchor="middle" font-weight="bold">server</text>
-<text x="{SERVER_X}" y="56" text-anchor="middle">{sv}</text>
-<line x1="{CLIENT_X}" y1="{TOP}" x2="{CLIENT_X}" y2="{end}" stroke="#444" stroke-width="2"/>
-<line x1="{SERVER_X}" y1="{TOP}" x2="{SERVER_X}" y2="{end}" stroke="#444" stroke-width="2"/>
-"##,
-        mid = WIDTH / 2.0,
-        t = escape(title),
-        c = escape(&client.to_string()),
-        sv = escape(&server.to_string()),
-        end = height - ROW,
-    );
-    let y = |row: usize| TOP + ROW * (row as f64 + 1.0);
+    let conns = Connections::from_records(records);
+    let others = OtherHosts::from_records(records);
+    let pair = pair_sends(records);
+    let delay = usual_delay(records, &pair);
+    let header = conn_lines(records, &conns, &others, client, server);
+    let has_others = !others.addrs.is_empty();
+    let other_role = if others.addrs.iter().all(|a| a.ip == client.ip) {
+        "earlier incarnation"
+    } else {
+        "spoofed sources"
+    };
+    let x_of = |side: Side| match side {
+        Side::Client => CLIENT_X,
+        Side::Server => SERVER_X,
+        Side::Other => OTHER_X,
+    };
+
+    let mut svg = Svg { body: String::new() };
+    let top = 44.0 + LINE * header.len() as f64 + 46.0;
+    let mut y = top;
     for (i, r) in records.iter().enumerate() {
-        let yi = y(i);
-        let _ = writeln!(
-            s,
-            r##"<text x="{TIME_X}" y="{}" text-anchor="end" fill="#666">{}</text>"##,
-            yi + 4.0,
-            r.at
-        );
-        let side_x = x_of(r.side);
-        let right_side = r.side == Side::Server;
-        // State changes: a box on the lifeline.
-        if let (Some(b), Some(a)) = (r.before, r.after)
-            && b != a
-        {
-            let label = format!("{b} → {a}");
-            let (x, anchor) = if right_side { (side_x + 8.0, "start") } else { (side_x - 8.0, "end") };
-            let _ = writeln!(
-                s,
-                r##"<text class="state" x="{x}" y="{}" text-anchor="{anchor}" fill="#0a6b2d" font-weight="bold">{}</text>"##,
-                yi + 4.0,
-                escape(&label)
-            );
+        if r.kind == RecordKind::Sent && pair[i].is_some() {
+            continue; // drawn on its arrival's or loss's row
         }
+        let state =
+            state_after(r).map(|s| format!("{} -> {s}", r.before.map_or("-".into(), |b| b.to_string())));
+        let (side_x, anchor) = side_anchor(r.side);
+        let mut extra = 0.0;
+        let c = y + ROW / 2.0; // the row's middle line
         match (&r.kind, r.seg) {
-            (RecordKind::Sent, Some(seg)) => {
-                let from_x = side_x;
-                let to_x = if seg.dst.ip == server.ip { SERVER_X } else { CLIENT_X };
-                let (row, lost) = arrival_row(records, i, &seg).unwrap_or((i + 1, true));
-                let (mut x2, y2) = (to_x, y(row));
-                if lost {
-                    x2 = (from_x + to_x) / 2.0;
-                }
-                let marker = if lost { "" } else { r##" marker-end="url(#head)""## };
-                let color = if seg.flags.rst() { "#b00020" } else { "#1f4e9c" };
-                let _ = writeln!(
-                    s,
-                    r##"<line class="segment" x1="{from_x}" y1="{yi}" x2="{x2}" y2="{y2}" stroke="{color}" stroke-width="1.5"{marker}/>"##
-                );
-                if lost {
-                    let _ = writeln!(
-                        s,
-                        r##"<path class="lost" d="M{a},{b} L{c},{d} M{a},{d} L{c},{b}" stroke="#d00" stroke-width="2.5"/>"##,
-                        a = x2 - 6.0,
-                        b = y2 - 6.0,
-                        c = x2 + 6.0,
-                        d = y2 + 6.0
-                    );
-                }
-                let mut label = segment_label(&seg);
-                if r.side == Side::Other {
-                    label = format!("{label} (from {})", seg.src);
-                }
-                let lx = (from_x + x2) / 2.0;
-                let ly = (yi + y2) / 2.0 - 4.0;
-                let _ = writeln!(
-                    s,
-                    r##"<text class="label" x="{lx}" y="{ly}" text-anchor="middle" fill="{color}">{}</text>"##,
-                    escape(&label)
-                );
-            }
-            (RecordKind::Timer(what), _) | (RecordKind::App(what), _) => {
-                let text = match r.kind {
-                    RecordKind::Timer(_) => format!("⏰ {what}"),
-                    _ => format!("{what}()"),
+            (RecordKind::Sent | RecordKind::Received | RecordKind::Lost, Some(seg)) => {
+                // The sender's record: this one, or the send paired with it.
+                let sent = if r.kind == RecordKind::Sent { r } else { pair[i].map_or(r, |s| &records[s]) };
+                let from = x_of(sent.side);
+                let to = if seg.dst.ip == server.ip {
+                    SERVER_X
+                } else if seg.dst.ip == client.ip {
+                    CLIENT_X
+                } else {
+                    OTHER_X
                 };
-                let (x, anchor) = if right_side { (side_x + 8.0, "start") } else { (side_x - 8.0, "end") };
-                let dy = if r.before != r.after { 14.0 } else { 4.0 };
-                let _ = writeln!(
-                    s,
-                    r##"<text class="note" x="{x}" y="{}" text-anchor="{anchor}" fill="#7a4b00" font-style="italic">{}</text>"##,
-                    yi + dy,
-                    escape(&text)
-                );
+                let dropped = dropped_on_arrival(r);
+                let (end, head, dashed) = match r.kind {
+                    RecordKind::Lost => (from + (to - from) * 0.7, false, false),
+                    RecordKind::Sent => (from + (to - from) * 0.6, false, true), // in flight at the end
+                    _ if dropped.is_some() => (to - (to - from).signum() * 9.0, false, false),
+                    _ => (to, true, false),
+                };
+                let color = if seg.flags.rst() { RED } else { BLUE };
+                svg.arrow("segment", from, end, c, color, head, dashed);
+                let mut label = conns.label(&seg, i, Numbers::Relative);
+                if let Some(h) = other_host(sent).filter(|h| h.ip != client.ip) {
+                    label = format!("{label}  from {h}");
+                } else if let Some(h) = other_host(r).filter(|h| h.ip != client.ip) {
+                    label = format!("{label}  to {h}");
+                }
+                // Between client and server even for an other host's arrow,
+                // so that no text crosses the client's lifeline.
+                let lx = (from.max(CLIENT_X) + to.max(CLIENT_X)) / 2.0;
+                svg.text("label", lx, c - 7.0, "middle", color, "", &label);
+                let mut note = r.note.to_string();
+                if r.kind == RecordKind::Lost {
+                    svg.cross("lost", end, c + 4.0);
+                    note = format!("lost: {note}");
+                } else if dropped.is_some() {
+                    svg.cross("dropped", end, c + 4.0);
+                    note = format!("dropped: {note}");
+                } else if r.kind == RecordKind::Sent {
+                    note = "in flight when the trace ended".into();
+                } else if let Some(s) = pair[i].map(|s| &records[s])
+                    && Some(r.at.as_nanos() - s.at.as_nanos()) != delay
+                {
+                    let sent = format!("sent at {}", secs(s.at));
+                    note = if note.is_empty() { sent } else { format!("{note}; {sent}") };
+                }
+                if !note.is_empty() {
+                    let red = r.kind == RecordKind::Lost || dropped.is_some();
+                    let (fill, style) = if red { (RED, "") } else { (GREY, ITALIC) };
+                    svg.text("note", lx, c + 20.0, "middle", fill, style, &note);
+                    extra = LINE + 12.0; // nearer its own arrow than the next row's label
+                }
+                if let Some(s) = state {
+                    svg.text("state", side_x, c + 4.0, anchor, GREEN, BOLD, &s);
+                }
             }
+            (RecordKind::Timer(what), _) => {
+                let icon_x = if r.side == Side::Server { SERVER_X + 12.0 } else { CLIENT_X - 12.0 };
+                svg.clock(icon_x, c);
+                let text = format!("{}{what}", timer_tag(records, i, &conns));
+                extra = svg.event(r, &text, state.as_deref(), c);
+            }
+            (RecordKind::App(what), _) => extra = svg.event(r, &format!("{what}()"), state.as_deref(), c),
             _ => {}
         }
+        svg.text("time", TIME_X, c + 4.0, "end", GREY, "", &secs(r.at));
+        y += ROW + extra;
     }
+    let end = y + 6.0;
+    let legend_top = end + 24.0 + LINE;
+    let height = legend_top + LINE * 10.0;
+
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height:.0}" viewBox="0 0 {WIDTH} {height:.0}" font-family="DejaVu Sans, Arial, sans-serif" font-size="{FONT}">
+<defs><marker id="head" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{BLUE}"/></marker><marker id="head-red" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{RED}"/></marker></defs>
+<rect width="100%" height="100%" fill="white"/>
+<text class="title" x="{mid}" y="20" text-anchor="middle" font-size="15" font-weight="bold">{t}</text>"##,
+        mid = WIDTH / 2.0,
+        t = escape(title),
+    );
+    for (n, line) in header.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            r##"<text class="header" x="{TIME_X}" y="{:.0}" fill="{GREY}">{}</text>"##,
+            44.0 + LINE * n as f64,
+            escape(line)
+        );
+    }
+    let head_y = 44.0 + LINE * header.len() as f64 + 14.0;
+    let lifeline = |s: &mut String, role: &str, x: f64, name: &str, addr: &str| {
+        let _ = writeln!(
+            s,
+            r##"<text class="role" x="{x}" y="{head_y:.0}" text-anchor="middle" font-weight="bold">{name}</text>
+<text class="role" x="{x}" y="{:.0}" text-anchor="middle">{}</text>
+<line class="lifeline" id="lifeline-{role}" x1="{x}" y1="{top:.0}" x2="{x}" y2="{end:.0}" stroke="#444" stroke-width="2"/>"##,
+            head_y + LINE,
+            escape(addr)
+        );
+    };
+    lifeline(&mut s, "client", CLIENT_X, "client", &client_label(records, &conns, client));
+    lifeline(&mut s, "server", SERVER_X, "server", &server.to_string());
+    if has_others {
+        let role = if other_role == "spoofed sources" { "spoofed" } else { "earlier" };
+        let addrs = match others.addrs.as_slice() {
+            [one] => one.to_string(),
+            many => format!("{} addresses", many.len()),
+        };
+        lifeline(&mut s, role, OTHER_X, other_role, &addrs);
+    }
+    let _ = writeln!(
+        s,
+        r##"<text class="time" x="{TIME_X}" y="{head_y:.0}" text-anchor="end" font-weight="bold">time (s)</text>"##
+    );
+    s.push_str(&svg.body);
+    s.push_str(&legend(legend_top, delay));
     s.push_str("</svg>\n");
     s
+}
+
+/// Every mark of the diagram, with a sample of it.
+fn legend(top: f64, delay: Option<u64>) -> String {
+    let mut svg = Svg { body: String::new() };
+    let (x0, x1, tx) = (TIME_X, TIME_X + 60.0, TIME_X + 75.0);
+    let row = |n: f64| top + LINE * 1.4 * n;
+    let plain = "";
+    let delay = delay.map_or("a one-way delay".to_string(), millis);
+    let intro = format!(
+        "One row per event, in time order. A segment is drawn once: on the row where it arrives \
+         (sent {delay} before, unless noted) or where it is lost."
+    );
+    svg.text("legend", x0, row(0.0) - LINE, "start", "black", plain, &intro);
+    let numbers = "seq/ack are relative to each side's ISN in its connection (conn lines at the top), \
+                   as Wireshark shows them; #2: a segment of conn 2.";
+    svg.text("legend", x0, row(0.0), "start", "black", plain, numbers);
+    svg.arrow("legend", x0, x1, row(1.0) - 4.0, BLUE, true, false);
+    svg.text("legend", tx, row(1.0), "start", "black", plain, "delivered (red: RST)");
+    svg.arrow("legend", x0, x0 + 40.0, row(2.0) - 4.0, BLUE, false, false);
+    svg.cross("legend", x0 + 40.0, row(2.0));
+    svg.text(
+        "legend",
+        tx,
+        row(2.0),
+        "start",
+        "black",
+        plain,
+        "lost in the network; the reason below the arrow",
+    );
+    svg.arrow("legend", x0, x1 - 9.0, row(3.0) - 4.0, BLUE, false, false);
+    svg.cross("legend", x1 - 9.0, row(3.0));
+    svg.line_at(x1, row(3.0) - 12.0, row(3.0) + 4.0);
+    svg.text(
+        "legend",
+        tx,
+        row(3.0),
+        "start",
+        "black",
+        plain,
+        "reached the receiver, which dropped it; the reason below",
+    );
+    svg.clock(x0 + 30.0, row(4.0) - 4.0);
+    svg.text("legend", tx, row(4.0), "start", "black", plain, "a timer fired (#2: of conn 2)");
+    svg.text("legend", x1, row(5.0), "end", BROWN, ITALIC, "close()");
+    svg.text("legend", tx, row(5.0), "start", "black", plain, "an application call");
+    svg.text("legend", x1, row(6.0), "end", GREEN, BOLD, "A -> B");
+    svg.text("legend", tx, row(6.0), "start", "black", plain, "that side's state changes from A to B");
+    svg.body
 }
 
 #[cfg(test)]
@@ -158,8 +348,9 @@ mod tests {
         assert_eq!(count(&svg, r#"class="segment""#), sent);
         assert_eq!(count(&svg, r#"class="lost""#), lost);
         assert_eq!(count(&svg, r#"class="label""#), sent);
-        assert!(svg.contains("SYN-SENT → ESTABLISHED"));
+        assert!(svg.contains("SYN-SENT -&gt; ESTABLISHED"));
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert!(svg.is_ascii(), "no glyph a viewer's font may lack");
     }
 
     #[test]
