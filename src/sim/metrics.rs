@@ -237,8 +237,10 @@ pub(super) struct Metrics {
     pub accept_queue: Gauge,
     pub ingress: Gauge,
     pub series: Series,
-    /// The binned counters at the start of the current bin.
+    /// The binned counters at the start of the current bin, and the nstat
+    /// counters then.
     bin_start: (u64, u64, u64, u64),
+    nstat_at_bin_start: [f64; super::outcome::NSTAT.len()],
     at_warmup: Counters,
     listener_at_warmup: ListenerCounters,
 }
@@ -254,8 +256,12 @@ impl Metrics {
             syn_recv: Gauge::default(),
             accept_queue: Gauge::default(),
             ingress: Gauge::default(),
-            series: Series { columns: SERIES_COLUMNS.to_vec(), rows: Vec::new() },
+            series: Series {
+                columns: SERIES_COLUMNS.iter().chain(super::outcome::NSTAT.iter()).copied().collect(),
+                rows: Vec::new(),
+            },
             bin_start: (0, 0, 0, 0),
+            nstat_at_bin_start: [0.0; super::outcome::NSTAT.len()],
             at_warmup: Counters::default(),
             listener_at_warmup: ListenerCounters::default(),
         }
@@ -305,7 +311,7 @@ impl Metrics {
         );
         let b = self.bin_start;
         let secs = bin.as_secs_f64();
-        let row = vec![
+        let mut row = vec![
             self.tw_client.value as f64,
             self.tw_server.value as f64,
             syn_queue as f64,
@@ -315,6 +321,12 @@ impl Metrics {
             (c.2 - b.2) as f64 / secs,
             (c.3 - b.3) as f64 / secs,
         ];
+        // Every nstat counter's increase over the bin, as `nstat` prints it.
+        let nstat = super::outcome::nstat(&self.counters, listener);
+        for (i, (_, v)) in nstat.iter().enumerate() {
+            row.push(v - self.nstat_at_bin_start[i]);
+            self.nstat_at_bin_start[i] = *v;
+        }
         self.series.rows.push((now.as_secs_f64(), row));
         self.bin_start = c;
     }

@@ -96,7 +96,7 @@ impl RunOutcome {
         let l = &self.listener;
         let h = &self.connect_time;
         let measured_s = (self.sim_end.as_secs_f64() - self.measured_from.as_secs_f64()).max(0.0);
-        vec![
+        let mut m = vec![
             ("legit_attempts", c.legit_attempts as f64),
             ("legit_established", c.legit_established as f64),
             ("legit_success_ratio", self.legit_success_ratio()),
@@ -133,24 +133,11 @@ impl RunOutcome {
             ("ingress_queue_peak", self.ingress_queue.peak as f64),
             ("request_timeouts", l.request_timeouts as f64),
             ("unproven_drops", l.unproven_drops as f64),
-            ("TcpActiveOpens", c.tcp_active_opens as f64),
-            ("TcpPassiveOpens", l.passive_opens as f64),
-            ("TcpAttemptFails", c.tcp_attempt_fails as f64),
-            ("TcpEstabResets", c.tcp_estab_resets as f64),
-            ("TcpOutRsts", c.tcp_out_rsts as f64),
-            ("TcpExtListenOverflows", l.listen_overflows as f64),
-            ("TcpExtListenDrops", l.listen_drops as f64),
-            ("TcpExtTCPReqQFullDrop", l.reqq_full_drop as f64),
-            ("TcpExtTCPReqQFullDoCookies", l.reqq_full_do_cookies as f64),
-            ("TcpExtSyncookiesSent", l.syncookies_sent as f64),
-            ("TcpExtSyncookiesRecv", l.syncookies_recv as f64),
-            ("TcpExtSyncookiesFailed", l.syncookies_failed as f64),
+        ];
+        m.extend(nstat(c, l));
+        m.extend([
             ("syncookies_without_wscale_sack", l.syncookies_without_options as f64),
-            ("TcpExtTCPSynRetrans", l.synack_retrans as f64),
-            ("TcpExtTW", c.time_wait_expired_server as f64),
             ("time_wait_reopened_server", c.time_wait_reopened_server as f64),
-            ("TcpExtTCPTimeWaitOverflow", c.tw_overflow_server as f64),
-            ("TcpExtTCPAbortOnData", c.abort_on_linger as f64),
             ("unwanted_established", c.unwanted_established as f64),
             ("unwanted_segments", c.unwanted_segments as f64),
             ("unwanted_established_s", c.unwanted_established_ns as f64 / 1e9),
@@ -158,6 +145,52 @@ impl RunOutcome {
             ("events", self.events as f64),
             ("sim_s", self.sim_end.as_secs_f64()),
             ("measured_s", measured_s),
-        ]
+        ]);
+        m
     }
+}
+
+/// The counters kept under their nstat names, in one place: summary.csv
+/// reports them over the measured window, timeseries.csv per bin (as
+/// `nstat` prints deltas).
+pub const NSTAT: [&str; 16] = [
+    "TcpActiveOpens",
+    "TcpPassiveOpens",
+    "TcpAttemptFails",
+    "TcpEstabResets",
+    "TcpOutRsts",
+    "TcpExtListenOverflows",
+    "TcpExtListenDrops",
+    "TcpExtTCPReqQFullDrop",
+    "TcpExtTCPReqQFullDoCookies",
+    "TcpExtSyncookiesSent",
+    "TcpExtSyncookiesRecv",
+    "TcpExtSyncookiesFailed",
+    "TcpExtTCPSynRetrans",
+    "TcpExtTW",
+    "TcpExtTCPTimeWaitOverflow",
+    "TcpExtTCPAbortOnData",
+];
+
+/// The values of [`NSTAT`], in its order.
+pub fn nstat(c: &Counters, l: &ListenerCounters) -> [(&'static str, f64); 16] {
+    let v = [
+        c.tcp_active_opens,
+        l.passive_opens,
+        c.tcp_attempt_fails,
+        c.tcp_estab_resets,
+        c.tcp_out_rsts,
+        l.listen_overflows,
+        l.listen_drops,
+        l.reqq_full_drop,
+        l.reqq_full_do_cookies,
+        l.syncookies_sent,
+        l.syncookies_recv,
+        l.syncookies_failed,
+        l.synack_retrans,
+        c.time_wait_expired_server,
+        c.tw_overflow_server,
+        c.abort_on_linger,
+    ];
+    std::array::from_fn(|i| (NSTAT[i], v[i] as f64))
 }
