@@ -313,6 +313,14 @@ def client_tiers(path):
     return dict(legit_attempts=n, success=est / n, tier0=t0 / n, tier1=t1 / n, tier2=t2 / n)
 
 
+def netdev_max_backlog():
+    """Global, not per namespace (absent from /proc/sys/net/core in a netns)."""
+    try:
+        return int(Path("/proc/sys/net/core/netdev_max_backlog").read_text())
+    except OSError:
+        return 1000
+
+
 def synsim_toml(pt, rate):
     total = WARMUP + LEGIT + TAIL
     lines = [
@@ -327,7 +335,7 @@ def synsim_toml(pt, rate):
         f"tcp_max_syn_backlog = {pt['msb']}",
         f"tcp_synack_retries = {pt['retries']}",
         "tcp_abort_on_overflow = false",
-        f"netdev_max_backlog = {int(Path('/proc/sys/net/core/netdev_max_backlog').read_text())}", "",
+        f"netdev_max_backlog = {netdev_max_backlog()}", "",
         "[clients.legit]", "hosts = 1", f"rate = {LEGIT_RATE:g}", 'hold = "0s"',
         f'start = "{WARMUP:g}s"', f'stop = "{WARMUP + LEGIT:g}s"', f"tcp_syn_retries = {CLIENT_SYN_RETRIES}",
     ]
@@ -438,10 +446,18 @@ def main():
     ap.add_argument("--quick", action="store_true", help="the CI subset (about 2 minutes)")
     ap.add_argument("--points", help="comma-separated point ids (default: all, or the quick subset)")
     ap.add_argument("--list", action="store_true", help="list the points and exit")
-    ap.add_argument("--synsim", type=Path, default=REPO / "target" / "release" / "synsim")
+    ap.add_argument("--synsim", type=Path, help="synsim binary (default: the newer of target/release and "
+                    "target/debug; built with `cargo build --locked` if neither exists)")
+    ap.add_argument("--emit-toml", type=Path, metavar="DIR",
+                    help="write each point's synsim experiment file into DIR and exit (no root needed)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "latest")
     ap.add_argument("--keep", type=Path, help="keep raw files (client CSVs, TOMLs, synsim folders) here")
     args = ap.parse_args()
+    if args.emit_toml:
+        args.emit_toml.mkdir(parents=True, exist_ok=True)
+        for pt in POINTS:
+            (args.emit_toml / f"{pt['id']}.toml").write_text(synsim_toml(pt, pt["flood"]))
+        return 0
     if args.list:
         for pt in POINTS:
             print(f"{pt['id']:20} {'quick ' if pt['quick'] else '      '}{pt['what']}")
@@ -465,9 +481,14 @@ def main():
     if r.returncode != 0:
         skip(f"cannot create a network namespace: {r.stderr.strip()}")
     subprocess.run(["ip", "netns", "del", probe], capture_output=True)
-    if not args.synsim.exists():
-        log(f"building synsim ({args.synsim} missing)")
-        sh("cargo", "build", "--release", "--locked", capture=False, timeout=1800)
+    if args.synsim is None:
+        found = [b for b in (REPO / "target" / "release" / "synsim", REPO / "target" / "debug" / "synsim") if b.exists()]
+        if not found:
+            log("building synsim (cargo build --locked)")
+            sh("cargo", "build", "--locked", "--manifest-path", str(REPO / "Cargo.toml"), capture=False, timeout=1800)
+            found = [REPO / "target" / "debug" / "synsim"]
+        args.synsim = max(found, key=lambda b: b.stat().st_mtime)
+    log(f"synsim: {args.synsim}; kernel {os.uname().release}")
 
     bindir = HERE / "build"
     build_tools(bindir)
