@@ -69,7 +69,8 @@ POINTS = [
     P("k2-remembered", 300, backlog=1024, msb=1024, peers="remembered", known=KNOWN2,
       what="issue 12 #2: 300 SYN/s, backlog 1024, 3/4 rule, the client is a remembered peer"),
     P("q34-300-fresh", 300, backlog=1024, msb=1024, what="the same, fresh boot (no peer proven)"),
-    P("q34-1k", 1000, backlog=1024, msb=1024, quick=True, what="3/4 rule binds: SYN queue capped at 769"),
+    P("q34-1k", 1000, backlog=1024, msb=1024, what="3/4 rule binds: SYN queue capped at 769"),
+    P("q34-10k", 10000, backlog=1024, msb=1024, quick=True, what="3/4 rule binds at 10k SYN/s"),
     P("q34-10k-r1", 10000, backlog=1024, msb=1024, retries=1, what="3/4 rule, 10k SYN/s, 1 retry"),
     P("b1024-10k", 10000, backlog=1024, msb=2048, what="backlog 1024 binds (1025 requests)"),
     P("c0-1k-r1", 1000, retries=1, what="cookies off, 1k SYN/s, 1 retry"),
@@ -378,6 +379,9 @@ def compare(k, s):
             continue
         if min(a, b) <= 0 or max(a, b) / min(a, b) > 2.0:
             bad.append(c.replace("TcpExt", ""))
+    a, b = k["syn_recv_mean"], s["syn_recv_mean"]
+    if not math.isnan(a) and max(a, b) > 5 and abs(a - b) > 0.10 * max(a, b):
+        bad.append("SYN-RECV mean")
     return bad
 
 
