@@ -52,11 +52,13 @@ CLIENT_SYN_RETRIES = 2
 
 KNOWN1 = "known disagreement (issue 12): exact timers vs the kernel's timer wheel"
 KNOWN2 = "known disagreement (issue 12): remembered peers (tcp_metrics)"
+KNOWN13 = "known disagreement (issue 13): the accept queue"
 
 
-def P(pid, flood, mode="poisson", cookies=0, backlog=128, msb=2048, retries=5, peers="fresh", known=None, quick=False, what=""):
+def P(pid, flood, mode="poisson", cookies=0, backlog=128, msb=2048, retries=5, peers="fresh", known=None, quick=False,
+      what="", legit=LEGIT_RATE, accept=0, abort=0):
     return dict(id=pid, flood=flood, mode=mode, cookies=cookies, backlog=backlog, msb=msb, retries=retries,
-                peers=peers, known=known, quick=quick, what=what)
+                peers=peers, known=known, quick=quick, what=what, legit=legit, accept=accept, abort=abort)
 
 
 POINTS = [
@@ -84,11 +86,16 @@ POINTS = [
     P("c1-10k-b1024", 10000, cookies=1, backlog=1024, what="cookies on, 10k SYN/s, backlog 1024"),
     P("c1-100k", 100000, cookies=1, quick=True, what="cookies on under a heavy flood"),
     P("c1-100k-b1024-r1", 100000, cookies=1, backlog=1024, retries=1, what="cookies on, 100k SYN/s, backlog 1024, 1 retry"),
+    # Issue 13: a slow application (accept() 20/s) against 50 legit connections/s, no flood.
+    P("aq16-abort0", 0, cookies=1, backlog=16, legit=50, accept=20, known=KNOWN13, what="accept 20/s, backlog 16, abort_on_overflow 0"),
+    P("aq16-abort1", 0, cookies=1, backlog=16, legit=50, accept=20, abort=1, known=KNOWN13, what="the same, abort_on_overflow 1"),
+    P("aq64-abort0", 0, cookies=1, backlog=64, legit=50, accept=20, known=KNOWN13, what="accept 20/s, backlog 64, abort_on_overflow 0"),
+    P("aq64-abort1", 0, cookies=1, backlog=64, legit=50, accept=20, abort=1, known=KNOWN13, what="the same, abort_on_overflow 1"),
 ]
 
 GATED = ["TcpExtListenDrops", "TcpExtListenOverflows", "TcpExtTCPReqQFullDrop", "TcpExtTCPReqQFullDoCookies",
          "TcpExtSyncookiesSent", "TcpExtSyncookiesRecv"]
-REPORTED = GATED + ["TcpExtTCPSynRetrans"]
+REPORTED = GATED + ["TcpExtTCPSynRetrans", "TcpOutRsts"]
 COUNT_FLOOR = 20  # counts at or below this on both sides agree (noise)
 
 children = []
@@ -237,12 +244,12 @@ def run_kernel(pt, idx, bindir, work):
     srv("ipv4.tcp_max_syn_backlog", pt["msb"])
     srv("ipv4.tcp_synack_retries", pt["retries"])
     srv("core.somaxconn", 4096)
-    srv("ipv4.tcp_abort_on_overflow", 0)
+    srv("ipv4.tcp_abort_on_overflow", pt["abort"])
     srv("ipv4.tcp_no_metrics_save", 0 if pt["peers"] == "remembered" else 1)
     nsx("srv", "ip", "tcp_metrics", "flush", "all", check=False)
     total = WARMUP + LEGIT + TAIL
     lst = spawn("srv", str(bindir / "listener"), "--port", str(port), "--backlog", str(pt["backlog"]),
-                "--duration", str(total + 20))
+                "--accept-rate", str(pt["accept"]), "--duration", str(total + 20))
     if "ready" not in lst.stdout.readline():
         raise RuntimeError("listener did not start")
     if pt["peers"] == "remembered":
@@ -263,7 +270,7 @@ def run_kernel(pt, idx, bindir, work):
     sampler = Sampler(port)
     sampler.start()
     csv_path = work / f"{pt['id']}-client.csv"
-    cl = spawn("cli", str(bindir / "client"), "--dst", SRV_CLI, "--port", str(port), "--rate", str(LEGIT_RATE),
+    cl = spawn("cli", str(bindir / "client"), "--dst", SRV_CLI, "--port", str(port), "--rate", str(pt["legit"]),
                "--duration", str(LEGIT), "--wait", str(TAIL - 0.3), "--seed", str(idx + 1), "--out", str(csv_path))
     finish(cl, LEGIT + TAIL + 10)
     time.sleep(max(0.0, t0 + total - time.monotonic()))
@@ -276,7 +283,9 @@ def run_kernel(pt, idx, bindir, work):
         fl_out, _ = finish(flood, 10)
     atk = read_counters("atk")
     lst.send_signal(signal.SIGTERM)
-    finish(lst, 10)
+    lst_out, _ = finish(lst, 10)
+    m = re.search(r"accepted=(\d+)", lst_out)
+    accepted = int(m.group(1)) if m else 0
     sampler.join(10)
     d = {k: c2.get(k, 0) - c1.get(k, 0) for k in c2}
     res = {k: d.get(k, 0) for k in REPORTED}
@@ -291,6 +300,7 @@ def run_kernel(pt, idx, bindir, work):
     res["syn_recv_max"] = max(sampler.syn_recv) if sampler.syn_recv else 0
     res["accept_queue_mean"] = sum(sampler.acceptq) / len(sampler.acceptq) if sampler.acceptq else float("nan")
     res.update(client_tiers(csv_path))
+    res["accepted_share"] = accepted / res["legit_attempts"]
     return res
 
 
@@ -335,9 +345,10 @@ def synsim_toml(pt, rate):
         f"listen_backlog = {pt['backlog']}", "somaxconn = 4096",
         f"tcp_max_syn_backlog = {pt['msb']}",
         f"tcp_synack_retries = {pt['retries']}",
-        "tcp_abort_on_overflow = false",
+        f"tcp_abort_on_overflow = {'true' if pt['abort'] else 'false'}",
+        f"accept_rate = {pt['accept']:g}" if pt["accept"] else 'accept_rate = "unlimited"',
         f"netdev_max_backlog = {netdev_max_backlog()}", "",
-        "[clients.legit]", "hosts = 1", f"rate = {LEGIT_RATE:g}", 'hold = "0s"',
+        "[clients.legit]", "hosts = 1", f"rate = {pt['legit']:g}", 'hold = "0s"',
         f'start = "{WARMUP:g}s"', f'stop = "{WARMUP + LEGIT:g}s"', f"tcp_syn_retries = {CLIENT_SYN_RETRIES}",
     ]
     if rate > 0:
@@ -351,6 +362,8 @@ def run_synsim(pt, rate, synsim, work):
     toml.write_text(synsim_toml(pt, rate))
     out = work / f"{pt['id']}-synsim"
     shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(out.with_name(out.name + ".partial"), ignore_errors=True)
+    os.environ["RUST_BACKTRACE"] = "0"
     sh(str(synsim), "run", str(toml), "--out", str(out), "--progress", "quiet", "--no-wall-clock", timeout=600)
     rows = list(csv.DictReader(open(out / "summary.csv")))
     mean = lambda k: sum(float(r[k]) for r in rows) / len(rows)  # noqa: E731
@@ -359,6 +372,7 @@ def run_synsim(pt, rate, synsim, work):
     res["syn_recv_mean"] = mean("syn_recv_mean")
     res["accept_queue_mean"] = mean("accept_queue_mean")
     res["legit_attempts"] = mean("legit_attempts")
+    res["accepted_share"] = float("nan")  # synsim has no "served by the application" metric yet (issue 13 #5)
     # Connect-time tiers from the histogram (le_ms upper bounds).
     tiers = [0.0, 0.0, 0.0]
     for r in csv.DictReader(open(out / "connect_time.csv")):
@@ -392,7 +406,8 @@ COLS = [("success", "legit success", "{:.3f}"), ("tier0", "first SYN", "{:.2f}")
         ("TcpExtListenOverflows", "ListenOverflows", "{:.0f}"), ("TcpExtTCPReqQFullDrop", "ReqQFullDrop", "{:.0f}"),
         ("TcpExtTCPReqQFullDoCookies", "ReqQFullDoCookies", "{:.0f}"),
         ("TcpExtSyncookiesSent", "SyncookiesSent", "{:.0f}"), ("TcpExtSyncookiesRecv", "SyncookiesRecv", "{:.0f}"),
-        ("TcpExtTCPSynRetrans", "SYN-ACK retrans", "{:.0f}"), ("syn_recv_mean", "SYN-RECV mean", "{:.1f}")]
+        ("TcpExtTCPSynRetrans", "SYN-ACK retrans", "{:.0f}"), ("TcpOutRsts", "OutRsts", "{:.0f}"),
+        ("syn_recv_mean", "SYN-RECV mean", "{:.1f}"), ("accept_queue_mean", "accept queue mean", "{:.1f}")]
 
 
 def fmt(spec, v):
@@ -404,14 +419,16 @@ def write_report(results, out, kernel, elapsed):
     with open(out / "table.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["point", "side", "flood_asked", "flood_mode", "flood_sent_rate", "cookies", "backlog",
-                    "tcp_max_syn_backlog", "synack_retries", "peers"] + [c[0] for c in COLS] +
-                   ["accept_queue_mean", "legit_attempts", "verdict"])
+                    "tcp_max_syn_backlog", "synack_retries", "peers", "legit_rate", "accept_rate",
+                    "abort_on_overflow"] + [c[0] for c in COLS] +
+                   ["accepted_share", "legit_attempts", "verdict"])
         for pt, k, s, verdict in results:
             for side, r in (("kernel", k), ("synsim", s)):
                 w.writerow([pt["id"], side, pt["flood"], pt["mode"], f"{k['flood_rate']:.1f}", pt["cookies"],
-                            pt["backlog"], pt["msb"], pt["retries"], pt["peers"]] +
+                            pt["backlog"], pt["msb"], pt["retries"], pt["peers"], pt["legit"], pt["accept"],
+                            pt["abort"]] +
                            [fmt(c[2], r[c[0]]) for c in COLS] +
-                           [fmt("{:.1f}", r["accept_queue_mean"]), fmt("{:.0f}", r["legit_attempts"]), verdict])
+                           [fmt("{:.3f}", r["accepted_share"]), fmt("{:.0f}", r["legit_attempts"]), verdict])
     md = [f"Kernel {kernel}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {len(results)} points, "
           f"{elapsed:.0f} s. Each cell: kernel / synsim (mean of 3 seeds). Counters over the "
           f"{LEGIT + TAIL:g} s after a {WARMUP:g} s warm-up.", "",
@@ -519,10 +536,21 @@ def main():
             if rate and abs(k["flood_rate"] / rate - 1) > 0.05:
                 log(f"  sender reached {k['flood_rate']:.0f} of {rate} SYN/s; synsim gets the reached rate")
                 rate = round(k["flood_rate"])
-            s = run_synsim(pt, rate, args.synsim, work)
-            bad = compare(k, s)
+            try:
+                s = run_synsim(pt, rate, args.synsim, work)
+                bad = compare(k, s)
+            except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+                why = str(e)
+                m = re.search(r"panicked at (\S+?):?\n(.*)", why) or re.search(r"()(error: .*)", why)
+                why = (f"panicked at {m.group(1)}: {m.group(2)}" if m and m.group(1) else
+                       m.group(2) if m else why.splitlines()[0])[:160]
+                log(f"  synsim failed: {why}")
+                s = {c[0]: float("nan") for c in COLS} | {"accept_queue_mean": float("nan"), "legit_attempts": 0,
+                                                           "accepted_share": float("nan")}
+                bad = [f"synsim failed ({why})"]
             if pt["known"]:
-                verdict = pt["known"] if bad else "agrees (documented disagreement gone?)"
+                verdict = pt["known"] + (f"; {bad[0]}" if bad and bad[0].startswith("synsim failed") else "") \
+                    if bad else "agrees (documented disagreement gone?)"
             else:
                 verdict = "agree" if not bad else "DISAGREE: " + ", ".join(bad)
             if k["IcmpInDestUnreachs_whole"]:
