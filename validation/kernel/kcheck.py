@@ -372,6 +372,7 @@ def run_synsim(pt, rate, synsim, work):
     res["syn_recv_mean"] = mean("syn_recv_mean")
     res["accept_queue_mean"] = mean("accept_queue_mean")
     res["legit_attempts"] = mean("legit_attempts")
+    res["softnet_drops"] = mean("ingress_drops")
     res["accepted_share"] = float("nan")  # synsim has no "served by the application" metric yet (issue 13 #5)
     # Connect-time tiers from the histogram (le_ms upper bounds).
     tiers = [0.0, 0.0, 0.0]
@@ -421,14 +422,18 @@ def write_report(results, out, kernel, elapsed):
         w.writerow(["point", "side", "flood_asked", "flood_mode", "flood_sent_rate", "cookies", "backlog",
                     "tcp_max_syn_backlog", "synack_retries", "peers", "legit_rate", "accept_rate",
                     "abort_on_overflow"] + [c[0] for c in COLS] +
-                   ["accepted_share", "legit_attempts", "verdict"])
+                   ["accepted_share", "legit_attempts", "ingress_drops", "synacks_to_spoofed", "flood_sent",
+                    "verdict"])
         for pt, k, s, verdict in results:
             for side, r in (("kernel", k), ("synsim", s)):
                 w.writerow([pt["id"], side, pt["flood"], pt["mode"], f"{k['flood_rate']:.1f}", pt["cookies"],
                             pt["backlog"], pt["msb"], pt["retries"], pt["peers"], pt["legit"], pt["accept"],
                             pt["abort"]] +
                            [fmt(c[2], r[c[0]]) for c in COLS] +
-                           [fmt("{:.3f}", r["accepted_share"]), fmt("{:.0f}", r["legit_attempts"]), verdict])
+                           [fmt("{:.3f}", r["accepted_share"]), fmt("{:.0f}", r["legit_attempts"]),
+                            fmt("{:.0f}", r.get("softnet_drops", float("nan"))),
+                            fmt("{:.0f}", r.get("synacks_to_spoofed_whole", float("nan"))),
+                            fmt("{:.0f}", r.get("flood_sent", float("nan"))), verdict])
     md = [f"Kernel {kernel}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {len(results)} points, "
           f"{elapsed:.0f} s. Each cell: kernel / synsim (mean of 3 seeds). Counters over the "
           f"{LEGIT + TAIL:g} s after a {WARMUP:g} s warm-up.", "",
