@@ -311,6 +311,20 @@ pub struct ClientConfig {
     /// Open loop: stop after this many connect() calls (none: no limit).
     #[serde(default)]
     pub max_connections: Option<u64>,
+    /// Open loop: how arrivals are spaced.
+    #[serde(default)]
+    pub arrival: Arrival,
+}
+
+/// How an open-loop population's connect() calls are spaced in time.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrival {
+    /// Exponential gaps (a Poisson process).
+    #[default]
+    Poisson,
+    /// Exactly 1/rate apart, as load generators and testbeds often send.
+    Constant,
 }
 
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

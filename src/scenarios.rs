@@ -198,6 +198,7 @@ fn client() -> ClientConfig {
         handshake: Handshake::ThreeWay,
         host_choice: HostChoice::Random,
         max_connections: None,
+        arrival: Default::default(),
     }
 }
 

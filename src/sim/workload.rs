@@ -36,6 +36,8 @@ pub(super) struct Population {
     pub server_params: TcpParams,
     pub ports: Ports,
     pub round_robin: bool,
+    /// Arrivals exactly 1/rate apart instead of Poisson.
+    pub constant: bool,
     pub next_host: u64,
     /// Open-loop arrivals left (u64::MAX: unlimited).
     pub arrivals_left: u64,
@@ -134,6 +136,7 @@ pub(super) fn build(
             server_params: kernel::server_params_for(server_params, c),
             ports,
             round_robin: c.host_choice == crate::config::HostChoice::RoundRobin,
+            constant: c.arrival == crate::config::Arrival::Constant,
             next_host: 0,
             arrivals_left: c.max_connections.unwrap_or(u64::MAX),
             port_counts: Vec::new(),
@@ -181,7 +184,7 @@ impl<Q: Scheduler<Event>> World<Q> {
         for p in 0..self.pops.len() {
             let (start, rate, users) = (self.pops[p].start, self.pops[p].rate, self.pops[p].concurrency);
             if let Some(rate) = rate.filter(|&r| r > 0.0) {
-                let first = start + self.next_gap(rate);
+                let first = start + self.arrival_gap(p, rate);
                 self.queue.push(first, Event::ClientArrival { pop: p as u16 });
             }
             for user in 0..users {
@@ -200,7 +203,16 @@ impl<Q: Scheduler<Event>> World<Q> {
         }
     }
 
-    pub(super) fn next_gap(&mut self, rate: f64) -> SimDuration {
+    /// The gap to population `pop`'s next open-loop arrival.
+    fn arrival_gap(&mut self, pop: usize, rate: f64) -> SimDuration {
+        if self.pops[pop].constant {
+            SimDuration::from_secs_f64(1.0 / rate).max(SimDuration(1))
+        } else {
+            self.next_gap(rate)
+        }
+    }
+
+    fn next_gap(&mut self, rate: f64) -> SimDuration {
         let exp = Exp::new(rate).expect("validated rate");
         SimDuration::from_secs_f64(exp.sample(&mut self.rng_arrivals)).max(SimDuration(1))
     }
@@ -222,7 +234,7 @@ impl<Q: Scheduler<Event>> World<Q> {
         } else {
             self.rng_arrivals.random_range(0..hosts) as u32
         };
-        let next = self.now + self.next_gap(rate);
+        let next = self.now + self.arrival_gap(pop as usize, rate);
         self.queue.push(next, Event::ClientArrival { pop });
         self.client_connect(pop, host, NO_USER);
     }
