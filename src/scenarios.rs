@@ -61,12 +61,12 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "syn-timeout-linear",
-        summary: "the same on Linux >= 6.5 at HZ 250: retries every ~1 s five times, then doubling; connect() fails at ~133 s",
+        summary: "the same on Linux >= 6.5 at HZ 250: retries every ~1 s five times, then doubling; connect() fails at ~135 s",
         setup: |s| {
             // tcp_syn_linear_timeouts = 4 (the default) on the timer wheel:
             // SYNs at 0, 1.024, 2.048, 3.072, 4.096, 5.12, 7.136, 11.264,
             // 19.456, 35.584, 69.632 s; the expiry that finds 6 + 4
-            // retransmissions done fails connect().
+            // retransmissions done, at 135.168 s, fails connect().
             s.hz = DEFAULT_HZ;
             s.rules.push(drop_all(Syn, ClientToServer));
         },
