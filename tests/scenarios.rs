@@ -762,3 +762,31 @@ fn two_way_handshake_counts_the_unwanted_connection() {
     }
     assert_eq!(world.run().counters.unwanted_established, 0);
 }
+
+/// The testbed's SYN-ACK schedule, through the whole world: a SYN from a
+/// source that never answers reaches the server at 16 ms (4 jiffies into
+/// an 8-jiffy slot at HZ 250). Its SYN-ACK retransmissions leave 1.008 s
+/// and 3.024 s after the first, as on the testbed; with exact timers
+/// (hz = 0) 1 s and 3 s after.
+#[test]
+fn synack_retransmissions_sit_on_the_timer_wheel_as_on_the_testbed() {
+    use synsim::engine::SimTime;
+    use synsim::sim::ScriptAction;
+    for (hz, expected) in [(250, [16, 1_024, 3_040]), (0, [16, 1_016, 3_016])] {
+        let mut s = synsim::scenarios::setup("normal").unwrap();
+        s.config.hz = hz;
+        s.config.server.tcp_synack_retries = 2;
+        let syn = synsim::tcp::Segment {
+            src: synsim::tcp::SockAddr::new(0xC633_6401, 40_001), // 198.51.100.1, no route back
+            dst: synsim::sim::addr::SERVER,
+            seq: 77,
+            flags: Flags::SYN,
+            mss: 1460,
+            ..Default::default()
+        };
+        s.script = vec![(SimTime::from_millis(6), ScriptAction::Inject(syn))];
+        let t = synsim::scenarios::run(s, &[], 1);
+        let times: Vec<u64> = sent(&t, Side::Server, Flags::SYN_ACK).iter().map(|s| s.0).collect();
+        assert_eq!(times, expected, "hz {hz}");
+    }
+}
