@@ -20,6 +20,10 @@ pub struct RunConfig {
     /// Time-series bin width.
     #[serde(default = "default_bin")]
     pub bin: SimDuration,
+    /// CONFIG_HZ of every simulated kernel: 100, 250, 300 or 1000; timers
+    /// fire on the timer wheel's jiffies. 0: exact timers (ablation).
+    #[serde(default = "default_hz")]
+    pub hz: u32,
     #[serde(default)]
     pub network: NetworkConfig,
     #[serde(default)]
@@ -284,6 +288,10 @@ pub struct ClientConfig {
     pub stop: Option<SimDuration>,
     #[serde(default = "default_syn_retries")]
     pub tcp_syn_retries: u8,
+    /// SYN retransmissions at a fixed 1 s before the doubling starts
+    /// (Linux >= 6.5; 0: the older doubling schedule).
+    #[serde(default = "default_syn_linear_timeouts")]
+    pub tcp_syn_linear_timeouts: u8,
     #[serde(default = "default_tw_reuse")]
     pub tcp_tw_reuse: TwReuse,
     #[serde(default = "yes")]
@@ -346,6 +354,12 @@ fn half() -> f64 {
 }
 fn default_syn_retries() -> u8 {
     6
+}
+fn default_syn_linear_timeouts() -> u8 {
+    crate::tcp::params::TCP_SYN_LINEAR_TIMEOUTS
+}
+fn default_hz() -> u32 {
+    crate::tcp::timer_wheel::DEFAULT_HZ
 }
 fn default_tw_reuse() -> TwReuse {
     TwReuse::LoopbackOnly

@@ -1,6 +1,8 @@
 //! The traced scenarios, by name: one client, one server, a constant
 //! one-way delay, Linux defaults, and the exact drop rules and scripted
-//! steps each scenario needs. One table: a scenario is a name, a summary
+//! steps each scenario needs. Traces run with exact timers (`hz = 0`), so
+//! that they show the protocol's own times (1 s, 60 s), unless a scenario
+//! sets the kernel's timer wheel (`syn-timeout-linear`). One table: a scenario is a name, a summary
 //! and a setup; `synsim trace` and the tests read nothing else.
 
 use crate::config::{
@@ -11,7 +13,8 @@ use crate::net::{DelaySpec, Direction, DropRule, Occurrence, RuleAction};
 use crate::sim::addr::SERVER;
 use crate::sim::{ScriptAction, World};
 use crate::tcp::params::{
-    DEFAULT_MSS, IP_LOCAL_PORT_RANGE, TCP_FIN_TIMEOUT, TCP_MAX_TW_BUCKETS, TCP_SYN_RETRIES,
+    DEFAULT_HZ, DEFAULT_MSS, IP_LOCAL_PORT_RANGE, TCP_FIN_TIMEOUT, TCP_MAX_TW_BUCKETS,
+    TCP_SYN_LINEAR_TIMEOUTS, TCP_SYN_RETRIES,
 };
 use crate::tcp::{Flags, Segment, SegmentKind, SockAddr};
 use crate::trace::{Side, TraceRecord};
@@ -48,7 +51,25 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "syn-timeout",
         summary: "every SYN is lost: retries at 1, 3, 7, 15, 31, 63 s, connect() fails at 127 s",
-        setup: |s| s.rules.push(drop_all(Syn, ClientToServer)),
+        setup: |s| {
+            // The article's schedule is the doubling one of kernels before
+            // 6.5: tcp_syn_linear_timeouts = 0 (syn-timeout-linear shows
+            // today's default).
+            s.client.tcp_syn_linear_timeouts = 0;
+            s.rules.push(drop_all(Syn, ClientToServer));
+        },
+    },
+    Scenario {
+        name: "syn-timeout-linear",
+        summary: "the same on Linux >= 6.5 at HZ 250: retries every ~1 s five times, then doubling; connect() fails at ~135 s",
+        setup: |s| {
+            // tcp_syn_linear_timeouts = 4 (the default) on the timer wheel:
+            // SYNs at 0, 1.024, 2.048, 3.072, 4.096, 5.12, 7.136, 11.264,
+            // 19.456, 35.584, 69.632 s; the expiry that finds 6 + 4
+            // retransmissions done, at 135.168 s, fails connect().
+            s.hz = DEFAULT_HZ;
+            s.rules.push(drop_all(Syn, ClientToServer));
+        },
     },
     Scenario {
         name: "lost-synack",
@@ -188,6 +209,7 @@ fn client() -> ClientConfig {
         start: SimDuration::ZERO,
         stop: None,
         tcp_syn_retries: TCP_SYN_RETRIES,
+        tcp_syn_linear_timeouts: TCP_SYN_LINEAR_TIMEOUTS,
         tcp_tw_reuse: TwReuse::LoopbackOnly,
         tcp_timestamps: true,
         ip_local_port_range: IP_LOCAL_PORT_RANGE,
@@ -228,6 +250,8 @@ fn spoofed_syn(i: u32) -> Segment {
 
 /// The parts a scenario's setup edits, Linux defaults to start with.
 pub struct Parts {
+    /// CONFIG_HZ (`RunConfig::hz`).
+    pub hz: u32,
     pub client: ClientConfig,
     pub server: ServerConfig,
     pub rules: Vec<DropRule>,
@@ -268,6 +292,7 @@ fn reconnect_from_time_wait(s: &mut Parts, reuse: TwReuse) {
 pub fn setup(name: &str) -> Option<TraceSetup> {
     let scenario = SCENARIOS.iter().find(|s| s.name == name)?;
     let mut parts = Parts {
+        hz: 0,
         client: client(),
         server: ServerConfig::default(),
         rules: Vec::new(),
@@ -278,6 +303,7 @@ pub fn setup(name: &str) -> Option<TraceSetup> {
         duration: TRACE_LIMIT,
         warmup: SimDuration::ZERO,
         bin: SimDuration::ZERO,
+        hz: parts.hz,
         network: crate::config::NetworkConfig { delay: DelaySpec::Fixed(ONE_WAY), ..Default::default() },
         server: parts.server,
         clients: BTreeMap::from([("traced".to_string(), parts.client)]),

@@ -574,6 +574,22 @@ fn syn_timeout_follows_the_1_3_7_15_31_63_schedule_and_fails_at_127_s() {
     assert_eq!(states(&t, Side::Client), ["0 CLOSED->SYN-SENT", "127000 SYN-SENT->CLOSED"]);
 }
 
+/// Linux >= 6.5 at HZ 250: tcp_syn_linear_timeouts = 4 keeps the 1 s RTO
+/// for four retransmissions, the timer wheel fires each 1 s timer 1.024 s
+/// after the last (250 jiffies rounded up to the 8-jiffy slot) and longer
+/// ones on coarser slots (16, 32 and 64 s on 2.048 s slots); 6 + 4
+/// retransmissions, then failure at 135.168 s. The connect() at t = 0 sits
+/// on a slot boundary (jiffy 0), so the long timers here get nearly the
+/// whole 2.048 s of rounding; at another phase of the jiffy counter (a
+/// real host's uptime) they get less, down to the nominal 131 s.
+#[test]
+fn syn_timeout_linear_retries_each_second_then_doubles_on_the_timer_wheel() {
+    let t = trace("syn-timeout-linear", &[], 1).unwrap();
+    let times: Vec<u64> = sent(&t, Side::Client, Flags::SYN).iter().map(|s| s.0).collect();
+    assert_eq!(times, [0, 1_024, 2_048, 3_072, 4_096, 5_120, 7_136, 11_264, 19_456, 35_584, 69_632]);
+    assert_eq!(states(&t, Side::Client), ["0 CLOSED->SYN-SENT", "135168 SYN-SENT->CLOSED"]);
+}
+
 #[test]
 fn lost_syn_is_resent_with_the_same_sequence_number() {
     let t = trace("lost-syn", &[], 1).unwrap();
@@ -640,7 +656,8 @@ fn two_way_handshake_establishes_a_historical_connection() {
 }
 
 /// Five spoofed requests fill a queue of sk_max_ack_backlog = 4 (full is
-/// `qlen > 4`); the legitimate SYN is dropped at 0.011, 1.011 and 3.011 s.
+/// `qlen > 4`); the legitimate SYN, retransmitted each second
+/// (tcp_syn_linear_timeouts = 4), is dropped at 0.011 to 5.011 s.
 /// At 7.01 s the oldest request expires early (the queue is more than half
 /// full and none is young: Linux prunes to 2 retries) and the SYN sent at
 /// 7.001 s gets in.
@@ -653,7 +670,7 @@ fn syn_flood_glimpse_drops_then_pruning_lets_the_client_in() {
         .filter(|r| r.note.contains("SYN queue full"))
         .map(|r| r.at.as_nanos() / 1_000_000)
         .collect();
-    assert_eq!(drops, [11, 1_011, 3_011]);
+    assert_eq!(drops, [11, 1_011, 2_011, 3_011, 4_011, 5_011]);
     let server = states(&t, Side::Server);
     assert!(server.contains(&"7010 SYN-RECEIVED->CLOSED".to_string()), "{server:?}");
     assert!(server.contains(&"7011 LISTEN->SYN-RECEIVED".to_string()));
@@ -744,4 +761,32 @@ fn two_way_handshake_counts_the_unwanted_connection() {
         world.script(at, action);
     }
     assert_eq!(world.run().counters.unwanted_established, 0);
+}
+
+/// The testbed's SYN-ACK schedule, through the whole world: a SYN from a
+/// source that never answers reaches the server at 16 ms (4 jiffies into
+/// an 8-jiffy slot at HZ 250). Its SYN-ACK retransmissions leave 1.008 s
+/// and 3.024 s after the first, as on the testbed; with exact timers
+/// (hz = 0) 1 s and 3 s after.
+#[test]
+fn synack_retransmissions_sit_on_the_timer_wheel_as_on_the_testbed() {
+    use synsim::engine::SimTime;
+    use synsim::sim::ScriptAction;
+    for (hz, expected) in [(250, [16, 1_024, 3_040]), (0, [16, 1_016, 3_016])] {
+        let mut s = synsim::scenarios::setup("normal").unwrap();
+        s.config.hz = hz;
+        s.config.server.tcp_synack_retries = 2;
+        let syn = synsim::tcp::Segment {
+            src: synsim::tcp::SockAddr::new(0xC633_6401, 40_001), // 198.51.100.1, no route back
+            dst: synsim::sim::addr::SERVER,
+            seq: 77,
+            flags: Flags::SYN,
+            mss: 1460,
+            ..Default::default()
+        };
+        s.script = vec![(SimTime::from_millis(6), ScriptAction::Inject(syn))];
+        let t = synsim::scenarios::run(s, &[], 1);
+        let times: Vec<u64> = sent(&t, Side::Server, Flags::SYN_ACK).iter().map(|s| s.0).collect();
+        assert_eq!(times, expected, "hz {hz}");
+    }
 }

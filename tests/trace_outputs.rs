@@ -37,7 +37,7 @@ fn check_pcap(name: &str, tap: Side) {
     assert_eq!(packets.len(), n);
     assert_eq!(packets.len(), expected.len());
     // (The server sees nothing at all when every SYN is lost.)
-    assert!(n > 0 || (tap == Side::Server && name == "syn-timeout"), "{name}: empty capture");
+    assert!(n > 0 || (tap == Side::Server && name.starts_with("syn-timeout")), "{name}: empty capture");
     for ((ts, frame), (at, seg)) in packets.iter().zip(&expected) {
         assert_eq!(ts, at, "{name}: timestamp");
         let p =

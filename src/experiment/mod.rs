@@ -28,7 +28,7 @@ pub const DEFAULT_ORIGIN: &str = "experiments/defenses.toml (embedded)";
 /// Keys of the file outside the run configuration.
 const META_KEYS: [&str; 6] = ["name", "description", "seed", "replicates", "strategies", "sweep"];
 /// Keys that make up one run's configuration.
-const RUN_KEYS: [&str; 7] = ["duration", "warmup", "bin", "network", "server", "clients", "attackers"];
+const RUN_KEYS: [&str; 8] = ["duration", "warmup", "bin", "hz", "network", "server", "clients", "attackers"];
 
 /// A validated experiment.
 #[derive(Clone, Debug)]
@@ -206,6 +206,7 @@ struct FileSchema {
     duration: Option<crate::engine::SimDuration>,
     warmup: Option<crate::engine::SimDuration>,
     bin: Option<crate::engine::SimDuration>,
+    hz: Option<u32>,
     network: Option<crate::config::NetworkConfig>,
     server: Option<crate::config::ServerConfig>,
     clients: Option<std::collections::BTreeMap<String, crate::config::ClientConfig>>,

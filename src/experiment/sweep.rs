@@ -113,7 +113,7 @@ pub fn axes(
         } else {
             let head = key.split('.').next().unwrap_or("");
             if !RUN_KEYS.contains(&head)
-                || !key.contains('.') && !["duration", "warmup", "bin"].contains(&head)
+                || !key.contains('.') && !["duration", "warmup", "bin", "hz"].contains(&head)
             {
                 let hint = did_you_mean(head, &RUN_KEYS)
                     .map(|s| format!("; did you mean `{s}`?"))

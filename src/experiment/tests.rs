@@ -282,6 +282,27 @@ fn integers_out_of_range_say_what_is_allowed() {
 }
 
 #[test]
+fn kernel_timer_keys_say_what_is_allowed() {
+    let m = error(&GOOD.replace("duration = \"10s\"", "duration = \"10s\"\nhz = 200"));
+    assert!(m.contains("hz: must be 0 (exact timers), 100, 250, 300 or 1000 (got 200)"), "{m}");
+    let m = error(&GOOD.replace("duration = \"10s\"", "duration = \"10s\"\nhz = -1"));
+    assert!(m.contains("hz: must be 0 (exact timers), 100, 250, 300 or 1000 (got -1)"), "{m}");
+    let m = error(&GOOD.replace("rate = 5", "rate = 5\ntcp_syn_linear_timeouts = 128"));
+    assert!(m.contains("clients.web.tcp_syn_linear_timeouts: must be at most 127 (got 128)"), "{m}");
+    let m = error(&GOOD.replace("rate = 5", "rate = 5\ntcp_syn_linear_timeouts = 300"));
+    assert!(
+        m.contains("clients.web.tcp_syn_linear_timeouts: must be an integer from 0 to 127 (got 300)"),
+        "{m}"
+    );
+    plain(&m);
+    // Defaults, and `hz` as a sweep axis (the ablation next to the kernel).
+    let e = parse(&GOOD.replace("\"attackers.flood.rate\" = [0, 1000, 5000]", "hz = [250, 0]")).unwrap();
+    let hz: Vec<u32> = e.runs().iter().map(|r| r.config.hz).collect();
+    assert_eq!(hz[..4], [250, 250, 0, 0]);
+    assert_eq!(e.runs()[0].config.clients["web"].tcp_syn_linear_timeouts, 4);
+}
+
+#[test]
 fn sweep_and_strategy_mistakes_carry_their_line() {
     // A misspelt key inside [strategies]: the strategy's line.
     let m = error(&GOOD.replace("\"server.tcp_syncookies\" = 1", "\"server.tcp_syncokies\" = 1"));

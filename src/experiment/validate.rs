@@ -31,6 +31,9 @@ pub fn check(c: &RunConfig) -> Check {
     if c.bin.0 == 0 {
         return fail("bin", "must be longer than 0s");
     }
+    if !crate::tcp::timer_wheel::HZ_CHOICES.contains(&c.hz) {
+        return fail("hz", format!("must be 0 (exact timers), 100, 250, 300 or 1000 (got {})", c.hz));
+    }
     if c.clients.is_empty() && c.attackers.is_empty() {
         return fail("clients", "an experiment needs at least one [clients.NAME] or [attackers.NAME] table");
     }
@@ -100,6 +103,12 @@ pub fn check(c: &RunConfig) -> Check {
         }
         if cl.tcp_syn_retries > 20 {
             return fail(key("tcp_syn_retries"), format!("must be at most 20 (got {})", cl.tcp_syn_retries));
+        }
+        if cl.tcp_syn_linear_timeouts > 127 {
+            return fail(
+                key("tcp_syn_linear_timeouts"),
+                format!("must be at most 127 (got {})", cl.tcp_syn_linear_timeouts),
+            );
         }
         if let Some(stop) = cl.stop
             && stop <= cl.start

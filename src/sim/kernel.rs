@@ -4,7 +4,8 @@
 
 use crate::config::{self, ClientConfig, Handshake, ServerConfig};
 use crate::tcp::params::{
-    DEFAULT_MSS, IP_LOCAL_PORT_RANGE, TCP_SYN_RETRIES, TCP_SYNACK_RETRIES, effective_orphan_retries,
+    DEFAULT_MSS, IP_LOCAL_PORT_RANGE, TCP_SYN_LINEAR_TIMEOUTS, TCP_SYN_RETRIES, TCP_SYNACK_RETRIES,
+    effective_orphan_retries,
 };
 use crate::tcp::ports::Ports;
 use crate::tcp::{ListenerConfig, SynCookies, TcpParams, TwReuse};
@@ -37,8 +38,8 @@ pub fn listener_config(s: &ServerConfig) -> ListenerConfig {
 }
 
 /// The server's kernel (its `tcp_syn_retries` never matters: it does not
-/// connect()).
-pub fn server_params(s: &ServerConfig) -> TcpParams {
+/// connect()), CONFIG_HZ `hz`.
+pub fn server_params(s: &ServerConfig, hz: u32) -> TcpParams {
     TcpParams {
         syn_retries: TCP_SYN_RETRIES,
         synack_retries: s.tcp_synack_retries,
@@ -48,6 +49,8 @@ pub fn server_params(s: &ServerConfig) -> TcpParams {
         linger_zero: s.linger_zero,
         mss: DEFAULT_MSS,
         two_way: false,
+        syn_linear_timeouts: TCP_SYN_LINEAR_TIMEOUTS,
+        hz,
     }
 }
 
@@ -58,8 +61,8 @@ pub fn server_params_for(server: TcpParams, c: &ClientConfig) -> TcpParams {
 }
 
 /// A client population's kernel (its `tcp_synack_retries` never matters:
-/// it does not listen).
-pub fn client_params(c: &ClientConfig) -> TcpParams {
+/// it does not listen), CONFIG_HZ `hz`.
+pub fn client_params(c: &ClientConfig, hz: u32) -> TcpParams {
     TcpParams {
         syn_retries: c.tcp_syn_retries,
         synack_retries: TCP_SYNACK_RETRIES,
@@ -69,7 +72,14 @@ pub fn client_params(c: &ClientConfig) -> TcpParams {
         linger_zero: c.linger_zero,
         mss: DEFAULT_MSS,
         two_way: false,
+        syn_linear_timeouts: c.tcp_syn_linear_timeouts,
+        hz,
     }
+}
+
+/// An attacking host's kernel: Linux defaults, CONFIG_HZ `hz`.
+pub fn attacker_params(hz: u32) -> TcpParams {
+    TcpParams { hz, ..TcpParams::default() }
 }
 
 /// A client population's ephemeral ports.
@@ -90,7 +100,7 @@ mod tests {
     #[test]
     fn default_sysctls_are_the_model_defaults() {
         let s = ServerConfig::default();
-        assert_eq!(server_params(&s), TcpParams::default());
+        assert_eq!(server_params(&s, crate::tcp::params::DEFAULT_HZ), TcpParams::default());
         let l = listener_config(&s);
         assert_eq!((l.max_ack_backlog, l.syncookies), (4096, SynCookies::OnOverflow));
         assert_eq!(s.tcp_synack_retries, TCP_SYNACK_RETRIES);
@@ -103,6 +113,9 @@ mod tests {
         assert!(!server_params_for(TcpParams::default(), &c).two_way);
         c.handshake = Handshake::TwoWay;
         assert!(server_params_for(TcpParams::default(), &c).two_way);
-        assert_eq!(client_params(&c).syn_retries, TCP_SYN_RETRIES);
+        let cp = client_params(&c, 250);
+        assert_eq!((cp.syn_retries, cp.syn_linear_timeouts, cp.hz), (TCP_SYN_RETRIES, 4, 250));
+        let rc: crate::config::RunConfig = toml::from_str("duration = \"1s\"").unwrap();
+        assert_eq!(rc.hz, TcpParams::default().hz, "the file's default hz is the model's");
     }
 }

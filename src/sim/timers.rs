@@ -9,7 +9,7 @@ use super::conns::Role;
 use super::world::{Event, World};
 use crate::engine::{Scheduler, SimTime};
 use crate::tcp::params::TCP_TIMEWAIT_LEN;
-use crate::tcp::{State, Tcb, TimerKind};
+use crate::tcp::{State, Tcb, TimerKind, timer_wheel};
 use crate::trace::RecordKind;
 use std::collections::VecDeque;
 
@@ -57,7 +57,8 @@ impl<Q: Scheduler<Event>> World<Q> {
         let s = &mut self.conns.slots[slot as usize];
         let Some(deadline) = s.tcb.poll_timeout() else { return };
         let generation = s.generation;
-        // A fresh TIME-WAIT ends exactly TCP_TIMEWAIT_LEN from now, so these
+        // A fresh TIME-WAIT ends TCP_TIMEWAIT_LEN from now (on the timer
+        // wheel's grid, a function of now that never decreases), so these
         // deadlines arrive in order: a FIFO holds them, with one queued
         // sweep for its head, instead of a queue entry each. It takes the
         // FIFO even when an earlier event is queued for the slot (a FIN's
@@ -65,7 +66,7 @@ impl<Q: Scheduler<Event>> World<Q> {
         // and dropped when it pops, rather than re-queueing the TIME-WAIT
         // timer into the wheel for a minute.
         let fresh_tw = s.tcb.timer_kind() == TimerKind::TimeWait
-            && deadline == self.now + TCP_TIMEWAIT_LEN
+            && deadline == timer_wheel::expires(self.now, TCP_TIMEWAIT_LEN, self.hz, false)
             && deadline != s.queued
             && self.tw_fifo.accepts(deadline);
         if fresh_tw {

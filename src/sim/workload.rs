@@ -132,7 +132,7 @@ pub(super) fn build(
             request_bytes: c.request_bytes,
             start: SimTime::ZERO + c.start,
             stop: c.stop.map(|s| SimTime::ZERO + s).unwrap_or(SimTime::MAX),
-            params: kernel::client_params(c),
+            params: kernel::client_params(c, cfg.hz),
             server_params: kernel::server_params_for(server_params, c),
             ports,
             round_robin: c.host_choice == crate::config::HostChoice::RoundRobin,
@@ -292,7 +292,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             }
             AttackKind::ConnectFlood => {
                 let ip = a.base + self.rng_attack.random_range(0..a.hosts) as u32;
-                let p = TcpParams::default();
+                let p = kernel::attacker_params(self.hz);
                 let in_use = self.port_counts(ip).map(|c| [c[0] as u32, c[1] as u32]).unwrap_or([0, 0]);
                 let choice = {
                     let demux = &self.conns.demux;

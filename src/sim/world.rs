@@ -81,6 +81,8 @@ pub struct World<Q: Scheduler<Event> = TimingWheel<Event>> {
     pub(super) attackers: Vec<Attacker>,
     pub(super) server: ServerConfig,
     pub(super) server_params: TcpParams,
+    /// CONFIG_HZ of every host (`tcp::timer_wheel`; 0: exact timers).
+    pub(super) hz: u32,
     pub(super) listener: Listener<u32>,
     pub(super) accept_interval: Option<SimDuration>,
     pub(super) accept_pending: bool,
@@ -110,7 +112,7 @@ impl World<TimingWheel<Event>> {
 
 impl<Q: Scheduler<Event>> World<Q> {
     pub fn with_queue(cfg: &RunConfig, seed: u64, run: u64, queue: Q) -> Self {
-        let server_params = kernel::server_params(&cfg.server);
+        let server_params = kernel::server_params(&cfg.server, cfg.hz);
         let mut plan = AddressPlan::default();
         let (pops, attackers) = workload::build(cfg, &mut plan, server_params, seed, run);
         let mut secrets = stream_rng(seed, run, Stream::Secrets);
@@ -138,6 +140,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             attackers,
             server: cfg.server.clone(),
             server_params,
+            hz: cfg.hz,
             listener,
             accept_interval: interval(cfg.server.accept_rate.per_second()),
             accept_pending: false,
@@ -368,7 +371,7 @@ impl<Q: Scheduler<Event>> World<Q> {
         match role {
             Role::Client { pop, .. } => self.pops[pop as usize].params,
             Role::Request { pop } | Role::ServerChild { pop, .. } => self.server_params_for(pop),
-            Role::AttackerConn => TcpParams::default(),
+            Role::AttackerConn => kernel::attacker_params(self.hz),
         }
     }
 

@@ -9,12 +9,14 @@
 //! the queue rules around it.
 
 use super::params::{
-    TCP_RETRIES2, TCP_RTO_MIN, TCP_TIMEOUT_INIT, TCP_TIMEWAIT_LEN, TcpParams, WINDOW, backoff, tcp_time_stamp,
+    TCP_RETRIES2, TCP_RTO_MIN, TCP_TIMEOUT_INIT, TCP_TIMEWAIT_LEN, TcpParams, WINDOW, backoff, syn_backoff,
+    syn_model_timeout_ms, tcp_time_stamp,
 };
 use super::segment::{Flags, Segment, SockAddr};
 use super::seq::{seq_gt, seq_le, seq_lt};
 use super::state::State;
 use super::time_wait::reopen_isn;
+use super::timer_wheel;
 use crate::engine::{SimDuration, SimTime};
 
 /// Why a connection reached CLOSED.
@@ -133,7 +135,7 @@ impl Tcb {
         tcb.set_state(now, State::SynSent);
         tcb.snd_nxt = iss.wrapping_add(1);
         out.push(tcb.syn(now, p));
-        tcb.arm(now, TimerKind::Retransmit, TCP_TIMEOUT_INIT);
+        tcb.arm(now, TimerKind::Retransmit, TCP_TIMEOUT_INIT, p);
         tcb
     }
 
@@ -153,7 +155,7 @@ impl Tcb {
             tcb.snd_una = tcb.snd_nxt;
         } else {
             tcb.set_state(now, State::SynReceived);
-            tcb.arm(now, TimerKind::Retransmit, TCP_TIMEOUT_INIT);
+            tcb.arm(now, TimerKind::Retransmit, TCP_TIMEOUT_INIT, p);
         }
         tcb
     }
@@ -218,9 +220,18 @@ impl Tcb {
         }
     }
 
-    fn arm(&mut self, now: SimTime, kind: TimerKind, after: SimDuration) {
+    /// Arms the one timer `after` from now, as the kernel's timer wheel
+    /// fires it (`tcp::timer_wheel`, CONFIG_HZ `p.hz`).
+    fn arm(&mut self, now: SimTime, kind: TimerKind, after: SimDuration, p: &TcpParams) {
         self.timer = kind;
-        self.deadline = now + after;
+        self.deadline = timer_wheel::expires(now, after, p.hz, false);
+    }
+
+    /// [`Tcb::arm`] from inside a timer callback (the wheel's clock is a
+    /// jiffy ahead there).
+    fn arm_in_timer(&mut self, now: SimTime, kind: TimerKind, after: SimDuration, p: &TcpParams) {
+        self.timer = kind;
+        self.deadline = timer_wheel::expires(now, after, p.hz, true);
     }
 
     fn disarm(&mut self) {
@@ -298,7 +309,7 @@ impl Tcb {
         out.push(seg);
         if self.timer != TimerKind::Retransmit {
             self.retransmits = 0;
-            self.arm(now, TimerKind::Retransmit, self.rto());
+            self.arm(now, TimerKind::Retransmit, self.rto(), p);
         }
     }
 
@@ -335,7 +346,7 @@ impl Tcb {
         out.push(seg);
         if self.timer != TimerKind::Retransmit {
             self.retransmits = 0;
-            self.arm(now, TimerKind::Retransmit, self.rto());
+            self.arm(now, TimerKind::Retransmit, self.rto(), p);
         }
     }
 
@@ -431,7 +442,7 @@ impl Tcb {
             self.set_state(now, State::SynReceived);
             out.push(self.syn_ack(now, p));
             self.retransmits = 0;
-            self.arm(now, TimerKind::Retransmit, TCP_TIMEOUT_INIT);
+            self.arm(now, TimerKind::Retransmit, TCP_TIMEOUT_INIT, p);
         }
     }
 
@@ -444,7 +455,7 @@ impl Tcb {
         if self.state == State::SynReceived && f.syn() && !f.ack() && !f.rst() && seg.seq == self.irs {
             out.push(self.syn_ack(now, p));
             if self.timer == TimerKind::Retransmit {
-                self.arm(now, TimerKind::Retransmit, backoff(TCP_TIMEOUT_INIT, self.retransmits));
+                self.arm(now, TimerKind::Retransmit, backoff(TCP_TIMEOUT_INIT, self.retransmits), p);
             }
             return;
         }
@@ -530,7 +541,7 @@ impl Tcb {
             if self.snd_una == self.snd_nxt {
                 self.disarm();
             } else {
-                self.arm(now, TimerKind::Retransmit, self.rto());
+                self.arm(now, TimerKind::Retransmit, self.rto(), p);
             }
         }
         if seg.tsval != 0 {
@@ -543,11 +554,11 @@ impl Tcb {
                 // An orphaned FIN-WAIT-2 lives `tcp_fin_timeout`
                 // (`tcp_rcv_state_process`, TCP_FIN_WAIT1 case).
                 if self.is_orphan() {
-                    self.arm(now, TimerKind::FinWait2, p.fin_timeout);
+                    self.arm(now, TimerKind::FinWait2, p.fin_timeout, p);
                 }
             }
             State::Closing if fin_acked => {
-                self.enter_time_wait(now);
+                self.enter_time_wait(now, p);
                 return;
             }
             State::LastAck if fin_acked => {
@@ -575,9 +586,9 @@ impl Tcb {
             out.push(self.ack_now(now, p));
             match self.state {
                 State::SynReceived | State::Established => self.set_state(now, State::CloseWait),
-                State::FinWait1 if fin_acked => self.enter_time_wait(now),
+                State::FinWait1 if fin_acked => self.enter_time_wait(now, p),
                 State::FinWait1 => self.set_state(now, State::Closing),
-                State::FinWait2 => self.enter_time_wait(now),
+                State::FinWait2 => self.enter_time_wait(now, p),
                 _ => {}
             }
             return;
@@ -587,10 +598,10 @@ impl Tcb {
         }
     }
 
-    fn enter_time_wait(&mut self, now: SimTime) {
+    fn enter_time_wait(&mut self, now: SimTime, p: &TcpParams) {
         self.set_state(now, State::TimeWait);
         self.retransmits = 0;
-        self.arm(now, TimerKind::TimeWait, TCP_TIMEWAIT_LEN);
+        self.arm(now, TimerKind::TimeWait, TCP_TIMEWAIT_LEN, p);
     }
 
     /// TIME-WAIT (`tcp_timewait_state_process`, the TCP_TIME_WAIT part).
@@ -608,7 +619,7 @@ impl Tcb {
                 // TIME-WAIT assassination (RFC 1337), allowed with tcp_rfc1337 = 0.
                 self.close_with(now, CloseCause::Normal);
             } else {
-                self.arm(now, TimerKind::TimeWait, TCP_TIMEWAIT_LEN);
+                self.arm(now, TimerKind::TimeWait, TCP_TIMEWAIT_LEN, p);
             }
             return Disposition::Done;
         }
@@ -628,7 +639,7 @@ impl Tcb {
             // Out of window (a retransmitted FIN, an old duplicate): ACK it;
             // an ACK-bearing segment also restarts the 60 s.
             if f.ack() {
-                self.arm(now, TimerKind::TimeWait, TCP_TIMEWAIT_LEN);
+                self.arm(now, TimerKind::TimeWait, TCP_TIMEWAIT_LEN, p);
             }
             out.push(self.ack_now(now, p));
         }
@@ -644,19 +655,36 @@ impl Tcb {
             (TimerKind::None, _) => {}
             (TimerKind::TimeWait, _) => self.close_with(now, CloseCause::Normal),
             (TimerKind::FinWait2, _) => self.close_with(now, CloseCause::FinTimeout),
-            // SYN-SENT (`tcp_retransmit_timer`): after tcp_syn_retries
-            // retransmissions the next expiry fails connect() (127 s).
-            // SYN-RECEIVED (`reqsk_timer_handler` / `syn_ack_recalc`): expire
-            // once num_timeout reaches the threshold. Both back off from 1 s.
-            (TimerKind::Retransmit, State::SynSent | State::SynReceived) => {
-                let syn_sent = self.state == State::SynSent;
-                let limit = if syn_sent { p.syn_retries } else { p.synack_retries };
-                if self.retransmits >= limit {
+            // SYN-SENT (`tcp_retransmit_timer`, `tcp_write_timeout`): the
+            // first `tcp_syn_linear_timeouts` retransmissions keep the 1 s
+            // RTO, later ones double it. connect() fails at the expiry
+            // that finds `tcp_syn_retries + tcp_syn_linear_timeouts`
+            // retransmissions done, or, once one was, finds the time since
+            // the first SYN at or past `retransmits_timed_out()`'s model of
+            // `tcp_syn_retries` doubling ones (7 s for 2, 127 s for 6).
+            (TimerKind::Retransmit, State::SynSent) => {
+                let max = p.syn_retries.saturating_add(p.syn_linear_timeouts);
+                let elapsed_ms = tcp_time_stamp(now).wrapping_sub(tcp_time_stamp(self.state_since)) as u64;
+                let timed_out = self.retransmits > 0 && elapsed_ms >= syn_model_timeout_ms(p.syn_retries);
+                if self.retransmits >= max || timed_out {
                     self.close_with(now, CloseCause::Timeout);
                 } else {
                     self.retransmits += 1;
-                    out.push(if syn_sent { self.syn(now, p) } else { self.syn_ack(now, p) });
-                    self.arm(now, TimerKind::Retransmit, backoff(TCP_TIMEOUT_INIT, self.retransmits));
+                    out.push(self.syn(now, p));
+                    let rto = syn_backoff(self.retransmits, p.syn_linear_timeouts);
+                    self.arm_in_timer(now, TimerKind::Retransmit, rto, p);
+                }
+            }
+            // SYN-RECEIVED (`reqsk_timer_handler` / `syn_ack_recalc`): expire
+            // once num_timeout reaches the threshold; back off from 1 s.
+            (TimerKind::Retransmit, State::SynReceived) => {
+                if self.retransmits >= p.synack_retries {
+                    self.close_with(now, CloseCause::Timeout);
+                } else {
+                    self.retransmits += 1;
+                    out.push(self.syn_ack(now, p));
+                    let rto = backoff(TCP_TIMEOUT_INIT, self.retransmits);
+                    self.arm_in_timer(now, TimerKind::Retransmit, rto, p);
                 }
             }
             // FIN or data: `tcp_write_timeout` gives up after the orphan
@@ -673,7 +701,7 @@ impl Tcb {
                 } else {
                     self.retransmits += 1;
                     out.push(self.unacked_segment(now, p));
-                    self.arm(now, TimerKind::Retransmit, backoff(self.rto(), self.retransmits));
+                    self.arm_in_timer(now, TimerKind::Retransmit, backoff(self.rto(), self.retransmits), p);
                 }
             }
         }

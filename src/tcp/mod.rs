@@ -14,6 +14,7 @@ pub mod segment;
 pub mod seq;
 pub mod state;
 pub mod time_wait;
+pub mod timer_wheel;
 
 pub use conn::{CloseCause, Disposition, Tcb, TimerKind, reset_for};
 pub use listener::{Listener, ListenerConfig, ListenerCounters, RequestOutcome, SynVerdict};

@@ -2,6 +2,7 @@
 //! fixed constants.
 
 use crate::engine::{SimDuration, SimTime};
+pub use crate::tcp::timer_wheel::DEFAULT_HZ;
 
 /// `TCP_TIMEOUT_INIT`: initial RTO of SYN and SYN-ACK (RFC 6298 §2.1).
 pub const TCP_TIMEOUT_INIT: SimDuration = SimDuration::from_secs(1);
@@ -33,6 +34,12 @@ pub struct TcpParams {
     pub mss: u16,
     /// Ablation: the passive side establishes on the SYN.
     pub two_way: bool,
+    /// `tcp_syn_linear_timeouts`: SYN retransmissions before the RTO
+    /// starts doubling (Linux >= 6.5).
+    pub syn_linear_timeouts: u8,
+    /// CONFIG_HZ: timers fire on the timer wheel's jiffies
+    /// (`tcp::timer_wheel`); 0 = exact timers.
+    pub hz: u32,
 }
 
 impl Default for TcpParams {
@@ -46,6 +53,8 @@ impl Default for TcpParams {
             linger_zero: false,
             mss: DEFAULT_MSS,
             two_way: false,
+            syn_linear_timeouts: TCP_SYN_LINEAR_TIMEOUTS,
+            hz: DEFAULT_HZ,
         }
     }
 }
@@ -68,10 +77,38 @@ pub fn backoff(base: SimDuration, n: u8) -> SimDuration {
     base.saturating_mul(1u64 << n).min(TCP_RTO_MAX)
 }
 
+/// The RTO after the `n`-th SYN retransmission: 1 s for the first
+/// `linear` (`tcp_syn_linear_timeouts`), doubling after
+/// (`tcp_retransmit_timer`: `icsk_rto <<= 1` only once
+/// `icsk_backoff > tcp_syn_linear_timeouts` in SYN-SENT).
+pub fn syn_backoff(n: u8, linear: u8) -> SimDuration {
+    backoff(TCP_TIMEOUT_INIT, n.saturating_sub(linear))
+}
+
+/// `tcp_model_timeout(sk, boundary, TCP_TIMEOUT_INIT)` in milliseconds:
+/// how long `boundary` doubling retransmissions from 1 s would take, the
+/// deadline `retransmits_timed_out()` puts on SYN-SENT whatever the
+/// schedule actually was (2^(b+1) - 1 s up to the 120 s cap, then 120 s
+/// a retransmission).
+pub fn syn_model_timeout_ms(boundary: u8) -> u64 {
+    let rto_base = TCP_TIMEOUT_INIT.as_nanos() / 1_000_000;
+    let thresh = (TCP_RTO_MAX.as_nanos() / TCP_TIMEOUT_INIT.as_nanos()).ilog2(); // 6
+    let rto_max = TCP_RTO_MAX.as_nanos() / 1_000_000;
+    let b = boundary as u32;
+    if b <= thresh {
+        ((2u64 << b) - 1) * rto_base
+    } else {
+        ((2u64 << thresh) - 1) * rto_base + (b - thresh) as u64 * rto_max
+    }
+}
+
 /// Linux's default `tcp_fin_timeout`.
 pub const TCP_FIN_TIMEOUT: SimDuration = SimDuration::from_secs(60);
 /// Linux's default `tcp_syn_retries`.
 pub const TCP_SYN_RETRIES: u8 = 6;
+/// Linux's default `tcp_syn_linear_timeouts` (since 6.5; before, in
+/// effect 0).
+pub const TCP_SYN_LINEAR_TIMEOUTS: u8 = 4;
 /// Linux's default `tcp_synack_retries`.
 pub const TCP_SYNACK_RETRIES: u8 = 5;
 /// Linux's default `ip_local_port_range`.
@@ -105,4 +142,27 @@ pub enum TwReuse {
 /// so that the option is never the "absent" value 0 at t = 0.
 pub fn tcp_time_stamp(now: SimTime) -> u32 {
     (now.as_millis() as u32).wrapping_add(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syn_schedules_linear_then_doubling() {
+        let s = |n, lin| syn_backoff(n, lin).as_nanos() / 1_000_000_000;
+        // After the n-th retransmission, linear 4: 1 1 1 1 2 4 8 ...
+        assert_eq!((1..=8).map(|n| s(n, 4)).collect::<Vec<_>>(), [1, 1, 1, 1, 2, 4, 8, 16]);
+        // Linear 0 is the old doubling schedule.
+        assert_eq!((0..=7).map(|n| s(n, 0)).collect::<Vec<_>>(), [1, 2, 4, 8, 16, 32, 64, 120]);
+    }
+
+    #[test]
+    fn syn_deadline_is_the_doubling_model() {
+        // tcp_syn_retries 2: 7 s; 6: 127 s; past the cap, 120 s each.
+        assert_eq!(syn_model_timeout_ms(2), 7_000);
+        assert_eq!(syn_model_timeout_ms(6), 127_000);
+        assert_eq!(syn_model_timeout_ms(7), 247_000);
+        assert_eq!(syn_model_timeout_ms(0), 1_000);
+    }
 }

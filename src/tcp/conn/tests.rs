@@ -5,8 +5,23 @@ use super::*;
 const C: SockAddr = SockAddr::new(0x0B00_0001, 40_000);
 const S: SockAddr = SockAddr::new(0x0A00_0001, 80);
 
+/// Exact timers (`hz = 0`) and the doubling SYN schedule
+/// (`tcp_syn_linear_timeouts = 0`): these tests check the state machine's
+/// rules at times one can read off. The timer wheel and the linear
+/// schedule have their own tests below (and in `tcp::timer_wheel`).
 fn p() -> TcpParams {
-    TcpParams::default()
+    TcpParams { hz: 0, syn_linear_timeouts: 0, ..TcpParams::default() }
+}
+
+/// Every expiry of `tcb`'s timer until it has none: (times in ms, segments sent).
+fn run_timers(tcb: &mut Tcb, p: &TcpParams) -> (Vec<u64>, Vec<Segment>) {
+    let mut out = Vec::new();
+    let mut fired = Vec::new();
+    while let Some(at) = tcb.poll_timeout() {
+        tcb.handle_timeout(at, p, &mut out);
+        fired.push(at.as_millis());
+    }
+    (fired, out)
 }
 
 fn t(ms: u64) -> SimTime {
@@ -68,6 +83,60 @@ fn syn_sent_retransmits_at_1_3_7_15_31_63_then_fails_at_127_s() {
     assert_eq!(out.len(), 6);
     assert!(out.iter().all(|s| s.seq == 1000 && s.flags == Flags::SYN));
     assert_eq!((tcb.state, tcb.close_cause), (State::Closed, Some(CloseCause::Timeout)));
+}
+
+#[test]
+fn syn_sent_linear_timeouts_retransmit_every_second_then_double() {
+    // Linux >= 6.5 defaults: tcp_syn_linear_timeouts 4, tcp_syn_retries 6.
+    // SYNs at 0, 1, 2, 3, 4, 5, 7, 11, 19, 35, 67 s; the expiry at 131 s
+    // finds 6 + 4 retransmissions done and fails connect().
+    let params = TcpParams { syn_linear_timeouts: 4, ..p() };
+    let mut tcb = Tcb::connect(t(0), C, S, 1000, &params, &mut Vec::new());
+    let (fired, out) = run_timers(&mut tcb, &params);
+    let secs: Vec<u64> = fired.iter().map(|ms| ms / 1000).collect();
+    assert_eq!(secs, [1, 2, 3, 4, 5, 7, 11, 19, 35, 67, 131]);
+    assert_eq!(out.len(), 10);
+    assert_eq!(tcb.close_cause, Some(CloseCause::Timeout));
+}
+
+#[test]
+fn syn_sent_deadline_is_retransmits_timed_out_not_the_count() {
+    // tcp_syn_retries 2 with linear 4: at most 6 retransmissions, but
+    // `retransmits_timed_out()` ends SYN-SENT once 7 s (the doubling
+    // model of 2 retries) have passed since the first SYN: SYNs at 0-5 s,
+    // failure at 7 s.
+    let params = TcpParams { syn_retries: 2, syn_linear_timeouts: 4, ..p() };
+    let mut tcb = Tcb::connect(t(0), C, S, 1000, &params, &mut Vec::new());
+    let (fired, out) = run_timers(&mut tcb, &params);
+    assert_eq!(fired, [1_000, 2_000, 3_000, 4_000, 5_000, 7_000]);
+    assert_eq!(out.len(), 5);
+    // On the timer wheel at HZ 250 every 1 s RTO fires 1.024 s after the
+    // previous (250 jiffies, level 1, rounded up to 8 jiffies), the 2 s one
+    // 2.016 s after: failure at 7.136 s, as the testbed's ~7.1 s.
+    let params = TcpParams { hz: 250, ..params };
+    let mut tcb = Tcb::connect(t(0), C, S, 1000, &params, &mut Vec::new());
+    let (fired, out) = run_timers(&mut tcb, &params);
+    assert_eq!(fired, [1_024, 2_048, 3_072, 4_096, 5_120, 7_136]);
+    assert_eq!(out.len(), 5);
+    assert_eq!(tcb.close_cause, Some(CloseCause::Timeout));
+}
+
+#[test]
+fn request_synack_schedule_on_the_hz_250_timer_wheel() {
+    // A SYN taken at 16 ms (4 jiffies past an 8-jiffy slot): SYN-ACK
+    // retransmissions 1.008 s and 3.024 s after the first, as on the
+    // testbed; with exact timers 1 s and 3 s.
+    let params = TcpParams { hz: 250, synack_retries: 2, ..p() };
+    let mut out = Vec::new();
+    let _client = Tcb::connect(t(0), C, S, 1000, &params, &mut out);
+    let syn = out.pop().unwrap();
+    let mut server = Tcb::accept_syn(t(16), &syn, 5000, &params, &mut out);
+    let (fired, _) = run_timers(&mut server, &params);
+    assert_eq!(fired[..2], [16 + 1_008, 16 + 3_024]);
+    let exact = TcpParams { hz: 0, ..params };
+    let mut server = Tcb::accept_syn(t(16), &syn, 5000, &exact, &mut out);
+    let (fired, _) = run_timers(&mut server, &exact);
+    assert_eq!(fired[..2], [16 + 1_000, 16 + 3_000]);
 }
 
 #[test]

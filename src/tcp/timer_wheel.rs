@@ -1,0 +1,258 @@
+//! When a kernel timer really fires: Linux's timer wheel as one rounding
+//! rule, applied where a TCB arms its timer.
+//!
+//! Every TCP timer synsim models (the request's SYN-ACK timer, the
+//! retransmission timer of SYN, data and FIN, FIN-WAIT-2 and TIME-WAIT) is
+//! a `timer_list` on the timer wheel (`kernel/time/timer.c`). Arming one
+//! (`mod_timer(timer, jiffies + timeout)`) goes through
+//! `calc_wheel_index()`: the further away the expiry, the coarser the
+//! level it lands on (64 slots a level, each level 8x coarser than the one
+//! below), and `calc_index()` rounds the expiry *up* to the next slot of
+//! that level. The timer then fires at the tick of that slot's jiffy.
+//!
+//! In nanoseconds, with `hz` ticks a second (CONFIG_HZ):
+//!
+//! 1. now is in jiffy `floor(now * hz / 1e9)` (jiffy 0 at t = 0);
+//! 2. a timeout becomes a whole number of jiffies, rounded up
+//!    (`msecs_to_jiffies`, `usecs_to_jiffies`; TCP's own constants are
+//!    whole jiffies already);
+//! 3. `expires = jiffies + timeout` goes to its wheel slot
+//!    ([`bucket_expiry`]), against the wheel's clock `clk`: `jiffies`,
+//!    or `jiffies + 1` inside a timer callback (`__run_timers` moves
+//!    `base->clk` one ahead before it runs the expired timers);
+//! 4. the timer fires at the first nanosecond of that jiffy.
+//!
+//! `hz = 0` is the ablation: exact timers, `now + timeout`.
+//!
+//! Cost: a multiplication and a division each way and at most nine
+//! comparisons, once per armed timer.
+
+use crate::engine::{SimDuration, SimTime};
+
+/// The CONFIG_HZ values a kernel can be built with, and 0 for exact timers.
+pub const HZ_CHOICES: [u32; 5] = [0, 100, 250, 300, 1000];
+/// CONFIG_HZ of Debian's and Ubuntu's kernels (and of the testbed).
+pub const DEFAULT_HZ: u32 = 250;
+
+const NSEC_PER_SEC: u64 = 1_000_000_000;
+/// `LVL_CLK_SHIFT`: each level is 8x coarser than the one below.
+const LVL_CLK_SHIFT: u32 = 3;
+/// `LVL_BITS`: 64 slots a level.
+const LVL_BITS: u32 = 6;
+const LVL_SIZE: u64 = 1 << LVL_BITS;
+
+/// `LVL_SHIFT(n)`.
+const fn lvl_shift(n: u32) -> u32 {
+    n * LVL_CLK_SHIFT
+}
+
+/// `LVL_GRAN(n)`: the granularity of level `n`, in jiffies.
+pub const fn lvl_gran(n: u32) -> u64 {
+    1 << lvl_shift(n)
+}
+
+/// `LVL_START(n)`: the smallest `expires - clk` that goes to level `n`.
+const fn lvl_start(n: u32) -> u64 {
+    (LVL_SIZE - 1) << ((n - 1) * LVL_CLK_SHIFT)
+}
+
+/// `LVL_DEPTH`: 9 levels when HZ > 100, else 8.
+const fn lvl_depth(hz: u32) -> u32 {
+    if hz > 100 { 9 } else { 8 }
+}
+
+/// `calc_index()`'s bucket expiry at level `lvl`: the expiry rounded up to
+/// the level's granularity, always past `expires` (even at level 0).
+const fn calc_index(expires: u64, lvl: u32) -> u64 {
+    ((expires >> lvl_shift(lvl)) + 1) << lvl_shift(lvl)
+}
+
+/// The level `calc_wheel_index()` puts a timer on, `delta = expires - clk`
+/// jiffies away (delta below the wheel's cutoff).
+fn level(delta: u64, depth: u32) -> u32 {
+    let mut lvl = 0;
+    while lvl + 1 < depth && delta >= lvl_start(lvl + 1) {
+        lvl += 1;
+    }
+    lvl
+}
+
+/// `calc_wheel_index()`: the jiffy at which a timer armed with `expires`
+/// fires, the wheel's clock being `clk`.
+pub fn bucket_expiry(expires: u64, clk: u64, hz: u32) -> u64 {
+    let depth = lvl_depth(hz);
+    let delta = expires.wrapping_sub(clk);
+    if (delta as i64) < 0 {
+        return clk; // already due: the current slot
+    }
+    // `WHEEL_TIMEOUT_CUTOFF`: obscenely large timeouts expire at the
+    // wheel's capacity (`WHEEL_TIMEOUT_MAX`).
+    let cutoff = lvl_start(depth);
+    if delta >= cutoff {
+        return calc_index(clk + cutoff - lvl_gran(depth - 1), depth - 1);
+    }
+    calc_index(expires, level(delta, depth))
+}
+
+/// The jiffy `now` falls in.
+fn jiffy_of(now: SimTime, hz: u32) -> u64 {
+    match now.0.checked_mul(hz as u64) {
+        Some(x) => x / NSEC_PER_SEC,
+        None => (now.0 as u128 * hz as u128 / NSEC_PER_SEC as u128) as u64,
+    }
+}
+
+/// The first nanosecond of jiffy `j` (its tick).
+fn start_of(j: u64, hz: u32) -> SimTime {
+    SimTime(match j.checked_mul(NSEC_PER_SEC) {
+        Some(x) => x.div_ceil(hz as u64),
+        None => (j as u128 * NSEC_PER_SEC as u128).div_ceil(hz as u128) as u64,
+    })
+}
+
+/// A timeout in whole jiffies, rounded up (`msecs_to_jiffies`).
+pub fn to_jiffies(d: SimDuration, hz: u32) -> u64 {
+    match d.0.checked_mul(hz as u64) {
+        Some(x) => x.div_ceil(NSEC_PER_SEC),
+        None => (d.0 as u128 * hz as u128).div_ceil(NSEC_PER_SEC as u128) as u64,
+    }
+}
+
+/// When a timer armed at `now` for `timeout` fires on a kernel with
+/// CONFIG_HZ `hz` (0: exactly at `now + timeout`). `in_timer`: armed from a
+/// timer callback, where the wheel's clock is one jiffy ahead.
+pub fn expires(now: SimTime, timeout: SimDuration, hz: u32, in_timer: bool) -> SimTime {
+    if hz == 0 {
+        return now + timeout;
+    }
+    let jiffies = jiffy_of(now, hz);
+    let expires = jiffies.saturating_add(to_jiffies(timeout, hz));
+    start_of(bucket_expiry(expires, jiffies + in_timer as u64, hz), hz)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `calc_wheel_index()` restated literally: the chain of `if`s over
+    /// the levels and `(expires + LVL_GRAN(lvl)) >> LVL_SHIFT(lvl)`, the
+    /// form the kernel had before 2020 (the same arithmetic).
+    fn kernel_rule(expires: u64, clk: u64, hz: u32) -> u64 {
+        let depth: u32 = if hz > 100 { 9 } else { 8 };
+        let start = |n: u32| 63u64 << ((n - 1) * 3);
+        let index = |e: u64, lvl: u32| ((e + (1 << (3 * lvl))) >> (3 * lvl)) << (3 * lvl);
+        let delta = expires.wrapping_sub(clk);
+        for lvl in 0..depth - 1 {
+            if delta < start(lvl + 1) {
+                return index(expires, lvl);
+            }
+        }
+        if (delta as i64) < 0 {
+            return clk;
+        }
+        let mut e = expires;
+        if delta >= start(depth) {
+            e = clk + start(depth) - (1 << (3 * (depth - 1)));
+        }
+        index(e, depth - 1)
+    }
+
+    #[test]
+    fn bucket_expiry_is_the_kernels_rule() {
+        for hz in [100, 250, 300, 1000] {
+            for clk in (0..70).chain([4095, 32_767, 1 << 20, (1 << 32) - 75_000]) {
+                // Every delta through level 2 and into level 3, then a
+                // spread across all levels and past the cutoff.
+                let deltas = (0..5000u64).chain((0..3000).map(|i| i * i * 997 + 3)).chain([1 << 40]);
+                for delta in deltas {
+                    let e = clk + delta;
+                    let b = bucket_expiry(e, clk, hz);
+                    assert_eq!(b, kernel_rule(e, clk, hz), "hz {hz} clk {clk} expires {e}");
+                    if delta < lvl_start(lvl_depth(hz)) {
+                        assert!(b > e, "never early, even at level 0");
+                    }
+                }
+                // Already past: the current slot.
+                assert_eq!(
+                    bucket_expiry(clk.wrapping_sub(5), clk, hz),
+                    kernel_rule(clk.wrapping_sub(5), clk, hz)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn granularity_grows_eightfold_per_level() {
+        // Deltas at the start of each level, from clk 0: the slot rounds
+        // up to a multiple of that level's granularity.
+        assert_eq!(bucket_expiry(62, 0, 250), 63); // level 0: next jiffy
+        assert_eq!(bucket_expiry(63, 0, 250), 64); // level 1: 8 jiffies
+        assert_eq!(bucket_expiry(250, 0, 250), 256);
+        assert_eq!(bucket_expiry(504, 0, 250), 512); // level 2: 64
+        assert_eq!(bucket_expiry(15_000, 0, 250), 15_360); // level 3: 512
+        assert_eq!(lvl_gran(3), 512);
+    }
+
+    #[test]
+    fn jiffies_round_up_and_ticks_start_on_the_nanosecond() {
+        let ms = |m| SimDuration::from_millis(m);
+        assert_eq!(to_jiffies(ms(1000), 250), 250);
+        assert_eq!(to_jiffies(ms(1001), 250), 251);
+        assert_eq!(to_jiffies(ms(10), 300), 3);
+        assert_eq!(start_of(1, 300), SimTime(3_333_334));
+        assert_eq!(jiffy_of(SimTime(3_333_334), 300), 1);
+        assert_eq!(jiffy_of(SimTime(3_333_333), 300), 0);
+        for hz in [100, 250, 300, 1000] {
+            for j in [0, 1, 7, 12_345, 1 << 30] {
+                assert_eq!(jiffy_of(start_of(j, hz), hz), j);
+                assert_eq!(jiffy_of(SimTime(start_of(j + 1, hz).0 - 1), hz), j);
+            }
+        }
+    }
+
+    #[test]
+    fn the_testbeds_synack_schedule_at_hz_250() {
+        // A SYN taken at 4 jiffies past an 8-jiffy boundary (16 ms): the
+        // SYN-ACK timer (1 s = 250 jiffies, level 1) fires 1.008 s later,
+        // the next one (2 s = 500 jiffies, armed in the callback) 2.016 s
+        // after that: 0, 1.008, 3.024 s, as the testbed showed.
+        let t0 = SimTime::ZERO + SimDuration::from_millis(16);
+        let first = expires(t0, SimDuration::from_secs(1), 250, false);
+        assert_eq!(first - t0, SimDuration::from_millis(1008));
+        let second = expires(first, SimDuration::from_secs(2), 250, true);
+        assert_eq!(second - t0, SimDuration::from_millis(3024));
+        // Wherever the SYN lands, a 1 s timer fires within (1, 1.032] s.
+        for us in (0..40_000).step_by(7) {
+            let t = SimTime::ZERO + SimDuration::from_micros(us);
+            let d = expires(t, SimDuration::from_secs(1), 250, false) - t;
+            assert!(d > SimDuration::from_secs(1) && d <= SimDuration::from_millis(1032), "{d}");
+        }
+    }
+
+    #[test]
+    fn time_wait_lands_on_a_2_s_grid_at_hz_250() {
+        // 60 s = 15000 jiffies, level 3 (512 jiffies = 2.048 s).
+        let t = SimTime::ZERO + SimDuration::from_millis(500);
+        let e = expires(t, SimDuration::from_secs(60), 250, false);
+        assert_eq!(e, SimTime::ZERO + SimDuration::from_nanos(30 * 512 * 4_000_000));
+        assert_eq!(expires(t, SimDuration::from_secs(60), 0, false), t + SimDuration::from_secs(60));
+    }
+
+    #[test]
+    fn later_arming_never_fires_earlier() {
+        // Monotone in `now`: the TIME-WAIT FIFO relies on it.
+        for hz in [100, 250, 300, 1000] {
+            let mut last = SimTime::ZERO;
+            for ms in 0..20_000 {
+                let e = expires(
+                    SimTime::ZERO + SimDuration::from_millis(ms),
+                    SimDuration::from_secs(60),
+                    hz,
+                    false,
+                );
+                assert!(e >= last);
+                last = e;
+            }
+        }
+    }
+}
