@@ -338,7 +338,8 @@ def synsim_toml(pt, rate):
         f'name = "kernel-check-{pt["id"]}"',
         f'description = "kernel check point {pt["id"]}: {pt["what"]}"',
         "seed = 1", "replicates = 3",
-        f'duration = "{total:g}s"', f'warmup = "{WARMUP:g}s"', "",
+        f'duration = "{total:g}s"', f'warmup = "{WARMUP:g}s"',
+        "hz = 250   # the testbed kernel's CONFIG_HZ", "",
         "[network]", 'delay = "20us"   # one way on the veth', "",
         "[server]",
         f"tcp_syncookies = {pt['cookies']}",
@@ -350,6 +351,7 @@ def synsim_toml(pt, rate):
         f"netdev_max_backlog = {netdev_max_backlog()}", "",
         "[clients.legit]", "hosts = 1", f"rate = {pt['legit']:g}", 'hold = "0s"',
         f'start = "{WARMUP:g}s"', f'stop = "{WARMUP + LEGIT:g}s"', f"tcp_syn_retries = {CLIENT_SYN_RETRIES}",
+        "tcp_syn_linear_timeouts = 0   # as the client namespace sets it",
     ]
     if rate > 0:
         lines += ["", "[attackers.flood]", 'kind = "spoofed-syn"', f"rate = {rate:g}",
