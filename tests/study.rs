@@ -1,6 +1,9 @@
 //! Studies end to end: determinism across threads, shards merged, resume,
 //! outputs, and every bad input refused with exit status 2 and no folder.
 
+mod common;
+
+use common::files;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use synsim::experiment::Experiment;
@@ -44,24 +47,6 @@ fn scratch(name: &str) -> PathBuf {
 
 fn opts(threads: usize) -> RunOptions {
     RunOptions { threads: Some(threads), progress: Progress::Quiet, wall_clock: false, ..Default::default() }
-}
-
-/// Every file of a folder, relative path -> bytes.
-fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push((p.strip_prefix(dir).unwrap().display().to_string(), std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 fn assert_same_folders(a: &Path, b: &Path) {

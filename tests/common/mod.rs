@@ -1,6 +1,7 @@
-//! Helpers shared by the scenario tests: the wire as compact lines.
+//! Helpers shared by the tests: the wire as compact lines, a folder's files.
 #![allow(dead_code)]
 
+use std::path::Path;
 use synsim::scenarios::Trace;
 use synsim::tcp::Segment;
 use synsim::trace::{RecordKind, Side, TraceRecord};
@@ -71,4 +72,22 @@ pub fn states(t: &Trace, side: Side) -> Vec<String> {
         .filter(|r| r.side == side && r.before.is_some() && r.before != r.after)
         .map(|r| format!("{} {}->{}", ms(r), r.before.unwrap(), r.after.unwrap()))
         .collect()
+}
+
+/// Every file of a folder, relative path -> bytes.
+pub fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.strip_prefix(dir).unwrap().display().to_string(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
 }
