@@ -50,7 +50,6 @@ WARMUP, LEGIT, TAIL = 3.0, 10.0, 8.0
 LEGIT_RATE = 30.0
 CLIENT_SYN_RETRIES = 2
 
-KNOWN1 = "known disagreement (issue 12): exact timers vs the kernel's timer wheel"
 KNOWN2 = "known disagreement (issue 12): remembered peers (tcp_metrics)"
 KNOWN13 = "known disagreement (issue 13): the accept queue"
 
@@ -63,10 +62,10 @@ def P(pid, flood, mode="poisson", cookies=0, backlog=128, msb=2048, retries=5, p
 
 POINTS = [
     P("base", 0, what="no flood"),
-    P("k1-c0-r1", 50, "constant", retries=1, known=KNOWN1, quick=True,
+    P("k1-c0-r1", 50, "constant", retries=1, quick=True,
       what="issue 12 #1: constant 50 SYN/s, backlog 128, cookies off, 1 SYN-ACK retry"),
-    P("k1-c0-r5", 50, "constant", retries=5, known=KNOWN1, what="issue 12 #1 with 5 SYN-ACK retries"),
-    P("k1-c1-r1", 50, "constant", cookies=1, retries=1, known=KNOWN1, what="issue 12 #1 with cookies on"),
+    P("k1-c0-r5", 50, "constant", retries=5, what="issue 12 #1 with 5 SYN-ACK retries"),
+    P("k1-c1-r1", 50, "constant", cookies=1, retries=1, what="issue 12 #1 with cookies on"),
     P("p50-c0-r1", 50, retries=1, what="Poisson 50 SYN/s, the same otherwise (no phase lock)"),
     P("k2-remembered", 300, backlog=1024, msb=1024, peers="remembered", known=KNOWN2,
       what="issue 12 #2: 300 SYN/s, backlog 1024, 3/4 rule, the client is a remembered peer"),
