@@ -51,6 +51,12 @@ pub struct NetworkConfig {
     pub client_to_server: Option<PathOverride>,
     #[serde(default)]
     pub server_to_client: Option<PathOverride>,
+    /// Independent delays per segment, so a segment may overtake an
+    /// earlier one of its flow. Off (the default), each flow's path is
+    /// FIFO, as real paths nearly always are: a segment arrives no earlier
+    /// than the one its connection sent before it.
+    #[serde(default)]
+    pub reorder: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -159,6 +159,11 @@ pub enum DelaySampler {
 }
 
 impl DelaySampler {
+    /// Whether every draw is the same (a path that cannot reorder).
+    pub fn is_constant(&self) -> bool {
+        matches!(self, DelaySampler::Constant(_))
+    }
+
     /// Draws one delay. A constant delay draws nothing from `rng`, so
     /// scenarios with fixed delays keep other streams untouched.
     #[inline]

@@ -48,6 +48,12 @@ impl Link {
         }
     }
 
+    /// Whether either direction's delay varies from segment to segment
+    /// (only then can a segment overtake an earlier one).
+    pub fn has_jitter(&self) -> bool {
+        !self.c2s.delay.is_constant() || !self.s2c.delay.is_constant()
+    }
+
     pub fn set_drop_rules(&mut self, rules: Vec<DropRule>) {
         self.rules = DropRules::new(rules);
     }

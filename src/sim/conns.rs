@@ -41,6 +41,8 @@ pub(super) struct Slot {
     pub peer: u32,
     /// Deadline of the timer event in the queue for this slot.
     pub queued: SimTime,
+    /// When this connection's latest segment reaches its peer (FIFO paths).
+    pub last_arrival: SimTime,
 }
 
 /// Connection slots in fixed chunks: growing never moves or doubles them
@@ -132,10 +134,18 @@ impl Conns {
                 s.peer = 0;
                 s.generation = s.generation.wrapping_add(1);
                 s.queued = SimTime::MAX;
+                s.last_arrival = SimTime::ZERO;
                 i
             }
             None => {
-                self.slots.push(Slot { tcb, role, generation: 0, peer: 0, queued: SimTime::MAX });
+                self.slots.push(Slot {
+                    tcb,
+                    role,
+                    generation: 0,
+                    peer: 0,
+                    queued: SimTime::MAX,
+                    last_arrival: SimTime::ZERO,
+                });
                 (self.slots.len() - 1) as u32
             }
         };

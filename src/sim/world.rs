@@ -89,6 +89,8 @@ pub struct World<Q: Scheduler<Event> = TimingWheel<Event>> {
     pub(super) last_accept: SimTime,
     pub(super) ingress: Ingress<(Segment, Hints)>,
     pub(super) link: Link,
+    /// Each flow's path is FIFO (no `reorder`, and a delay that varies).
+    fifo_paths: bool,
     pub(super) rng_isn: SimRng,
     pub(super) rng_arrivals: SimRng,
     pub(super) rng_attack: SimRng,
@@ -146,6 +148,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             accept_pending: false,
             last_accept: SimTime::ZERO,
             ingress,
+            fifo_paths: !cfg.network.reorder && link.has_jitter(),
             link,
             rng_isn: stream_rng(seed, run, Stream::Isn),
             rng_arrivals: stream_rng(seed, run, Stream::Arrivals),
@@ -414,7 +417,20 @@ impl<Q: Scheduler<Event>> World<Q> {
                 self.metrics.counters.segments_lost += 1;
                 self.record(from, RecordKind::Lost, Some(seg), (None, None), "lost on the link");
             }
-            Delivery::After(delay) => self.queue.push(self.now + delay, Event::Arrive(seg, hints)),
+            Delivery::After(delay) => {
+                let mut at = self.now + delay;
+                // A FIFO path: no earlier than the flow's previous segment
+                // (equal times keep send order). Segments of no connection
+                // (spoofed SYNs, RSTs to strays) have no flow to keep.
+                if self.fifo_paths
+                    && let Some(slot) = self.conns.find(seg.src, seg.dst, 0)
+                {
+                    let s = &mut self.conns.slots[slot as usize];
+                    at = at.max(s.last_arrival);
+                    s.last_arrival = at;
+                }
+                self.queue.push(at, Event::Arrive(seg, hints))
+            }
         }
     }
 
