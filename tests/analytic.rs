@@ -198,6 +198,30 @@ fn time_wait_plateau_is_rate_times_60_s_and_decays_after_the_last_close() {
     assert_eq!(tw(211.0), 0.0, "empty 60 s after the last close");
 }
 
+/// Little's law holds under jitter too: with a lognormal one-way delay
+/// (median 20 ms, sigma 0.8, the loss study's) FIFO paths keep every
+/// TIME-WAIT its full 60 s; independent delays used to let RSTs end about
+/// half of them early. Same 3-sd bound as above.
+#[test]
+fn time_wait_plateau_holds_under_lognormal_delay() {
+    let r = 50.0;
+    let mut cfg = churn(r, 1000, "", 200, 200);
+    cfg.network.delay = config(
+        "duration = \"1s\"\n[network]\ndelay = { dist = \"lognormal\", median = \"20ms\", sigma = 0.8 }\n\
+         [clients.c]\nhosts = 1\nrate = 1\n",
+    )
+    .network
+    .delay;
+    let o = run(&cfg, 3);
+    let mean = metric(&o, "time_wait_mean_client");
+    assert!((mean - r * 60.0).abs() < 3.0 * 34.2, "plateau {mean:.1}, expected {}", r * 60.0);
+    assert!(
+        metric(&o, "TcpOutRsts") < 0.01 * metric(&o, "legit_attempts"),
+        "RSTs {}",
+        metric(&o, "TcpOutRsts")
+    );
+}
+
 /// One client host to one server address and port has 28232 ports: with
 /// TIME-WAIT holding each for 60 s it sustains 28232 / 60 = 470.5
 /// connections per second. Below that nothing fails; above it connect()
