@@ -421,8 +421,11 @@ impl<Q: Scheduler<Event>> World<Q> {
                 let mut at = self.now + delay;
                 // A FIFO path: no earlier than the flow's previous segment
                 // (equal times keep send order). Segments of no connection
-                // (spoofed SYNs, RSTs to strays) have no flow to keep.
+                // (spoofed SYNs, RSTs to strays) have no flow to keep, and
+                // a spoofed address (no host) needs no lookup to know it.
+                let far_end = if direction == Direction::ClientToServer { seg.src.ip } else { seg.dst.ip };
                 if self.fifo_paths
+                    && !matches!(self.plan.origin(far_end), Origin::Elsewhere)
                     && let Some(slot) = self.conns.find(seg.src, seg.dst, 0)
                 {
                     let s = &mut self.conns.slots[slot as usize];
