@@ -486,3 +486,22 @@ fn all_addresses() -> u64 {
 fn default_attack_hosts() -> u64 {
     1000
 }
+
+/// Seconds a population or attacker is active within a run of `duration`:
+/// from its `start` to its `stop` (or the run's end).
+fn active_s(start: SimDuration, stop: Option<SimDuration>, duration: SimDuration) -> f64 {
+    let end = stop.unwrap_or(duration).min(duration);
+    end.as_secs_f64() - start.min(end).as_secs_f64()
+}
+
+impl ClientConfig {
+    pub fn active_s(&self, duration: SimDuration) -> f64 {
+        active_s(self.start, self.stop, duration)
+    }
+}
+
+impl AttackerConfig {
+    pub fn active_s(&self, duration: SimDuration) -> f64 {
+        active_s(self.start, self.stop, duration)
+    }
+}

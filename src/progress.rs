@@ -31,21 +31,16 @@ const BAR_EVERY: Duration = Duration::from_millis(200);
 /// an attack SYN and its answer ~2), plus a floor per run.
 pub fn expected_work(c: &RunConfig) -> f64 {
     let d = c.duration.as_secs_f64();
-    let window = |start: f64, stop: Option<f64>| (stop.unwrap_or(d).min(d) - start).max(0.0);
     let clients: f64 = c
         .clients
         .values()
         .map(|p| {
             let rate =
                 p.rate.unwrap_or_else(|| p.concurrency.unwrap_or(0) as f64 / p.hold.as_secs_f64().max(0.05));
-            8.0 * rate * window(p.start.as_secs_f64(), p.stop.map(|s| s.as_secs_f64()))
+            8.0 * rate * p.active_s(c.duration)
         })
         .sum();
-    let attacks: f64 = c
-        .attackers
-        .values()
-        .map(|a| 2.0 * a.rate * window(a.start.as_secs_f64(), a.stop.map(|s| s.as_secs_f64())))
-        .sum();
+    let attacks: f64 = c.attackers.values().map(|a| 2.0 * a.rate * a.active_s(c.duration)).sum();
     clients + attacks + d / c.bin.as_secs_f64().max(1e-9) + 100.0
 }
 

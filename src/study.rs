@@ -5,7 +5,7 @@
 
 use crate::experiment::{Experiment, RunSpec, memory};
 use crate::output::charts;
-use crate::output::folder::{self, Existing, Lock, Replace};
+use crate::output::folder::{self, Existing, Replace};
 use crate::output::report;
 use crate::output::results::{Manifest, Results, RunRecord};
 use crate::sim::World;
@@ -269,15 +269,10 @@ pub fn execute(exp: &Experiment, out: &Path, opts: &RunOptions) -> Result<StudyS
     }
     // Memory before anything is written: a study that cannot fit leaves nothing behind.
     let threads = thread_count(opts, &specs)?;
-    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    }
-    let (lock, stale) = Lock::take(out)?;
+    let (lock, stale, partial) = folder::begin(out)?;
     if let Some(stale) = stale {
         opts.note(&stale);
     }
-    let partial = folder::sibling(out, ".partial");
-    folder::check_partial(&partial)?;
     let summary = |runs: usize, resumed: usize| StudySummary {
         out: out.to_path_buf(),
         runs,
@@ -348,11 +343,8 @@ pub fn execute(exp: &Experiment, out: &Path, opts: &RunOptions) -> Result<StudyS
                     partial.display()
                 );
             }
-            std::fs::remove_dir_all(&partial).with_context(|| format!("clearing {}", partial.display()))?;
         }
-        std::fs::create_dir_all(&partial).with_context(|| format!("creating {}", partial.display()))?;
-        let marker = partial.join(folder::PARTIAL_MARKER);
-        std::fs::write(&marker, &exp.text).with_context(|| format!("writing {}", marker.display()))?;
+        folder::start_partial(&partial, &exp.text)?;
     }
     let resumed = done.len();
     let finished: BTreeSet<u64> = done.iter().map(|r| r.run).collect();
@@ -486,18 +478,9 @@ pub fn merge(dirs: &[PathBuf], out: &Path, force: bool) -> Result<MergeSummary> 
     manifest.threads = shards.iter().map(|s| s.manifest.threads).max().unwrap_or(0);
     manifest.seeds = runs.iter().map(|r| (r.run, r.seed)).collect();
     let results = Results { manifest, runs };
-    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    }
-    let (lock, stale) = Lock::take(out)?;
+    let (lock, stale, partial) = folder::begin(out)?;
     let replace = folder::plan(out, force)?;
-    let partial = folder::sibling(out, ".partial");
-    folder::check_partial(&partial)?;
-    if partial.exists() {
-        std::fs::remove_dir_all(&partial).with_context(|| format!("clearing {}", partial.display()))?;
-    }
-    std::fs::create_dir_all(&partial).with_context(|| format!("creating {}", partial.display()))?;
-    std::fs::write(partial.join(folder::PARTIAL_MARKER), &results.manifest.experiment)?;
+    folder::start_partial(&partial, &results.manifest.experiment)?;
     let moved_aside = finish(&results, &partial, out, &replace)?;
     drop(lock);
     Ok(MergeSummary { stale_lock: stale, replaced_previous: replace == Replace::PreviousResult, moved_aside })

@@ -39,10 +39,7 @@ strategy = ["none", "cookies"]
 "#;
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("synsim-study-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch(&format!("study-{name}"))
 }
 
 fn opts(threads: usize) -> RunOptions {

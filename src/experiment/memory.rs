@@ -74,14 +74,11 @@ pub fn series_bytes(c: &RunConfig) -> u64 {
 
 /// The peak memory of one run of `c`.
 pub fn estimate(c: &RunConfig) -> Estimate {
-    let duration = c.duration.as_secs_f64();
     let mut drivers: Vec<(String, u64)> = Vec::new();
     let entries = |n: f64| (n.max(0.0) * BYTES_PER_ENTRY as f64) as u64;
     let mut server_tw = 0.0;
     for (name, p) in &c.clients {
-        let start = p.start.as_secs_f64();
-        let stop = p.stop.map(|s| s.as_secs_f64()).unwrap_or(duration).min(duration);
-        let window = (stop - start).max(0.0);
+        let window = p.active_s(c.duration);
         let busy = p.hold.as_secs_f64() + SLACK_S;
         let rate = match (p.rate, p.concurrency) {
             (Some(r), _) => r,
@@ -124,9 +121,7 @@ pub fn estimate(c: &RunConfig) -> Estimate {
     // Half-open requests: the SYN queue bounds them (the 3/4 rule admits no more).
     let syn_queue = c.server.tcp_max_syn_backlog.max(c.server.max_ack_backlog()) as f64;
     for (name, a) in &c.attackers {
-        let start = a.start.as_secs_f64();
-        let stop = a.stop.map(|s| s.as_secs_f64()).unwrap_or(duration).min(duration);
-        let arrivals = a.rate * (stop - start).max(0.0);
+        let arrivals = a.rate * a.active_s(c.duration);
         let held = match a.kind {
             // Requests in the SYN queue, and per-packet events in flight.
             AttackKind::SpoofedSyn => syn_queue + a.rate * IN_FLIGHT_S,

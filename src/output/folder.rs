@@ -179,6 +179,30 @@ pub fn install(partial: &Path, out: &Path, decided: &Replace) -> Result<Option<P
     }
 }
 
+/// Where a study's files are written while it runs: `<out>.partial`,
+/// under `<out>.lock`. Creates `<out>`'s parent, takes the lock (a note if a
+/// stale one was taken over) and checks the partial folder is synsim's.
+pub fn begin(out: &Path) -> Result<(Lock, Option<String>, PathBuf)> {
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let (lock, stale) = Lock::take(out)?;
+    let partial = sibling(out, ".partial");
+    check_partial(&partial)?;
+    Ok((lock, stale, partial))
+}
+
+/// Makes `partial` empty but for the marker holding `experiment` (what a
+/// resumed study is checked against). The caller has checked it.
+pub fn start_partial(partial: &Path, experiment: &str) -> Result<()> {
+    if partial.exists() {
+        std::fs::remove_dir_all(partial).with_context(|| format!("clearing {}", partial.display()))?;
+    }
+    std::fs::create_dir_all(partial).with_context(|| format!("creating {}", partial.display()))?;
+    let marker = partial.join(PARTIAL_MARKER);
+    std::fs::write(&marker, experiment).with_context(|| format!("writing {}", marker.display()))
+}
+
 /// `<out>.lock`, held while a study writes `<out>.partial` and `<out>`.
 /// It names the holder's process id and host; a lock whose process is gone
 /// (same host) is stale and taken over.

@@ -35,10 +35,6 @@ enum Block {
     Chart(Chart),
 }
 
-fn cell(e: &Estimate) -> String {
-    format_estimate(e)
-}
-
 /// The ranking rule: higher success ratio first, then lower p99 connect
 /// time, each by its mean (NaN last).
 fn better(a: (f64, f64), b: (f64, f64)) -> bool {
@@ -327,7 +323,7 @@ fn build(results: &Results, charts: &[Chart]) -> Vec<Block> {
                     .iter()
                     .map(|(name, values)| {
                         let mut row = vec![name.clone()];
-                        row.extend(values.iter().map(cell));
+                        row.extend(values.iter().map(format_estimate));
                         row
                     })
                     .collect();
@@ -364,7 +360,7 @@ fn build(results: &Results, charts: &[Chart]) -> Vec<Block> {
                 .map(|(&i, &r)| {
                     let name = if r == 1 { format!("**{}**", rows[i].0) } else { rows[i].0.clone() };
                     let mut row = vec![r.to_string(), name];
-                    row.extend(rows[i].1.iter().map(cell));
+                    row.extend(rows[i].1.iter().map(format_estimate));
                     row
                 })
                 .collect();
@@ -379,7 +375,12 @@ fn build(results: &Results, charts: &[Chart]) -> Vec<Block> {
             if first.len() > 1 {
                 doc.push(Block::Para(tie_note(&first)));
             }
-            best_rows.push(vec![title, winner, cell(first[0].success), cell(first[0].p99)]);
+            best_rows.push(vec![
+                title,
+                winner,
+                format_estimate(first[0].success),
+                format_estimate(first[0].p99),
+            ]);
         }
     }
     if best_rows.len() > 1 {
