@@ -17,6 +17,12 @@ pub struct RunConfig {
     /// Metrics ignore events before this time.
     #[serde(default)]
     pub warmup: SimDuration,
+    /// The run's last stretch, in which no new attempt is measured: the
+    /// measured window is [warmup, duration - drain], and attempts made in
+    /// it keep resolving (SYN retries, up to 127 s with Linux's defaults)
+    /// under the same load until the run ends.
+    #[serde(default)]
+    pub drain: SimDuration,
     /// Time-series bin width.
     #[serde(default = "default_bin")]
     pub bin: SimDuration,

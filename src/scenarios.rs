@@ -302,6 +302,7 @@ pub fn setup(name: &str) -> Option<TraceSetup> {
     let config = RunConfig {
         duration: TRACE_LIMIT,
         warmup: SimDuration::ZERO,
+        drain: SimDuration::ZERO,
         bin: SimDuration::ZERO,
         hz: parts.hz,
         network: crate::config::NetworkConfig { delay: DelaySpec::Fixed(ONE_WAY), ..Default::default() },

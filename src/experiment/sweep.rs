@@ -113,7 +113,7 @@ pub fn axes(
         } else {
             let head = key.split('.').next().unwrap_or("");
             if !RUN_KEYS.contains(&head)
-                || !key.contains('.') && !["duration", "warmup", "bin", "hz"].contains(&head)
+                || !key.contains('.') && !["duration", "warmup", "drain", "bin", "hz"].contains(&head)
             {
                 let hint = did_you_mean(head, &RUN_KEYS)
                     .map(|s| format!("; did you mean `{s}`?"))
@@ -291,15 +291,16 @@ pub fn points(
             })?;
         if auto_warmup {
             config.warmup = super::settling::auto_warmup(&config);
-            if config.warmup >= config.duration {
+            if config.warmup + config.drain >= config.duration {
                 let message = format!(
                     "\"auto\" needs a warm-up of {}{} (the slowest clock: a request's lifetime after the \
-                     attack starts, or TIME-WAIT's after the clients start), not shorter than duration ({}): \
-                     make duration longer than {}",
+                     attack starts, or TIME-WAIT's after the clients start), not shorter than duration ({}) \
+                     less drain ({}): make duration longer than {}",
                     config.warmup,
                     if point_name.is_empty() { String::new() } else { format!(" at point {point_name}") },
                     config.duration,
-                    config.warmup
+                    config.drain,
+                    config.warmup + config.drain
                 );
                 return Err(blame(origin, text, &set_by, &point_name, Some("warmup"), message));
             }

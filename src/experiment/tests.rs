@@ -348,17 +348,18 @@ fn sysctl_prefixes_and_duplicate_tables_are_named() {
 
 #[test]
 fn auto_warmup_resolves_per_point_and_says_when_the_run_is_too_short() {
-    let text = "duration = \"100s\"\nwarmup = \"auto\"\nhz = 0\n[server]\ntcp_syncookies = 0\n\
+    let text = "duration = \"300s\"\nwarmup = \"auto\"\nhz = 0\n[server]\ntcp_syncookies = 0\n\
                 [clients.web]\nhosts = 10\nrate = 1\n[attackers.flood]\nkind = \"spoofed-syn\"\nrate = 100\n\
                 [sweep]\n\"server.tcp_synack_retries\" = [1, 5]\n";
     let exp = Experiment::parse(text, "t.toml", "t").unwrap();
     let warmups: Vec<_> = exp.points().iter().map(|p| p.config.warmup).collect();
-    // retries 1: TIME-WAIT's 60 s is the slowest clock; retries 5: a request's 63 s.
+    // retries 1: TIME-WAIT's 60 s is the slowest clock (4 lifetimes of 3 s
+    // are 12 s); retries 5: 4 lifetimes of 63 s.
     let s = crate::engine::SimDuration::from_secs;
-    assert_eq!(warmups, [s(60), s(63)]);
-    let short = text.replace("\"100s\"", "\"62s\"");
+    assert_eq!(warmups, [s(60), s(252)]);
+    let short = text.replace("\"300s\"", "\"252s\"");
     let e = Experiment::parse(&short, "t.toml", "t").unwrap_err().to_string();
-    assert!(e.contains("t.toml") && e.contains("warmup") && e.contains("63s"), "{e}");
+    assert!(e.contains("t.toml") && e.contains("warmup") && e.contains("252s"), "{e}");
     assert!(e.contains("server.tcp_synack_retries=5"), "names the point: {e}");
     let bad = text.replace("\"auto\"", "\"automatic\"");
     let e = Experiment::parse(&bad, "t.toml", "t").unwrap_err().to_string();

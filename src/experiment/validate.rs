@@ -28,6 +28,15 @@ pub fn check(c: &RunConfig) -> Check {
     if c.warmup >= c.duration {
         return fail("warmup", format!("must be shorter than duration ({} >= {})", c.warmup, c.duration));
     }
+    if c.warmup + c.drain >= c.duration {
+        return fail(
+            "drain",
+            format!(
+                "leaves no measured window: warmup ({}) + drain ({}) must be shorter than duration ({})",
+                c.warmup, c.drain, c.duration
+            ),
+        );
+    }
     if c.bin.0 == 0 {
         return fail("bin", "must be longer than 0s");
     }

@@ -91,6 +91,7 @@ pub struct Gauge {
     area: u128,
     since: SimTime,
     start: Option<SimTime>,
+    stop: Option<SimTime>,
 }
 
 impl Gauge {
@@ -102,8 +103,15 @@ impl Gauge {
         self.area = 0;
     }
 
+    /// Stops measuring at `at` (the start of the drain): the level goes
+    /// on changing, its peak and mean no longer.
+    pub fn stop(&mut self, at: SimTime) {
+        self.set(at, self.value);
+        self.stop = Some(at);
+    }
+
     pub fn set(&mut self, at: SimTime, value: u64) {
-        if self.start.is_some() {
+        if self.start.is_some() && self.stop.is_none() {
             self.area += self.value as u128 * (at.as_nanos() - self.since.as_nanos()) as u128;
             self.since = at;
             self.peak = self.peak.max(value);
@@ -116,9 +124,10 @@ impl Gauge {
         self.set(at, v);
     }
 
-    /// The time-weighted mean from `start` to `end`.
+    /// The time-weighted mean from `start` to `end` (or to `stop`).
     pub fn mean(&self, end: SimTime) -> f64 {
         let Some(start) = self.start else { return 0.0 };
+        let end = self.stop.map_or(end, |s| s.min(end));
         if end <= start {
             return self.value as f64;
         }
@@ -243,6 +252,8 @@ pub(super) struct Metrics {
     nstat_at_bin_start: [f64; super::outcome::NSTAT.len()],
     at_warmup: Counters,
     listener_at_warmup: ListenerCounters,
+    /// Snapshots at the start of the drain (None: no drain).
+    at_measure_end: Option<(Counters, ListenerCounters)>,
 }
 
 impl Metrics {
@@ -264,6 +275,7 @@ impl Metrics {
             nstat_at_bin_start: [0.0; super::outcome::NSTAT.len()],
             at_warmup: Counters::default(),
             listener_at_warmup: ListenerCounters::default(),
+            at_measure_end: None,
         }
     }
 
@@ -284,14 +296,43 @@ impl Metrics {
         }
     }
 
-    /// The run's counts over the measured window.
+    /// The drain starts at `now`: attempts made from now on are not
+    /// measured; gauges stop; counters are snapshot.
+    pub fn measure_end(&mut self, now: SimTime, listener: &ListenerCounters) {
+        self.measuring = false;
+        self.at_measure_end = Some((self.counters.clone(), listener.clone()));
+        for g in [
+            &mut self.tw_client,
+            &mut self.tw_server,
+            &mut self.syn_recv,
+            &mut self.accept_queue,
+            &mut self.ingress,
+        ] {
+            g.stop(now);
+        }
+    }
+
+    /// The run's counts over the measured window. The outcomes of measured
+    /// attempts count whenever they happen, the drain included: that is
+    /// what the drain is for.
     pub fn counters_since_warmup(&self) -> Counters {
-        self.counters.since(&self.at_warmup)
+        let Some((at_end, _)) = &self.at_measure_end else { return self.counters.since(&self.at_warmup) };
+        let mut window = at_end.since(&self.at_warmup);
+        let c = &self.counters;
+        window.legit_attempts = c.legit_attempts;
+        window.legit_established = c.legit_established;
+        window.failed_timeout = c.failed_timeout;
+        window.failed_reset = c.failed_reset;
+        window.failed_no_port = c.failed_no_port;
+        window.legit_completed = c.legit_completed;
+        window.legit_reset_after_established = c.legit_reset_after_established;
+        window
     }
 
     /// The listener's counts over the measured window.
     pub fn listener_since_warmup(&self, listener: &ListenerCounters) -> ListenerCounters {
-        listener.since(&self.listener_at_warmup)
+        let end = self.at_measure_end.as_ref().map_or(listener, |(_, l)| l);
+        end.since(&self.listener_at_warmup)
     }
 
     /// A bin of `bin` ends at `now`: one row of the time series.

@@ -25,6 +25,8 @@ pub struct RunOutcome {
     pub events: u64,
     pub sim_end: SimTime,
     pub measured_from: SimTime,
+    /// The measured window's end: the run's end, or the drain's start.
+    pub measured_to: SimTime,
     /// Connections still open at the end (legitimate ones not yet resolved).
     pub legit_pending: u64,
     pub peak_slots: usize,
@@ -55,6 +57,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             events: self.events,
             sim_end: end,
             measured_from: self.warmup,
+            measured_to: self.measure_end.min(end),
             legit_pending,
             peak_slots: self.conns.peak,
         }
@@ -95,7 +98,7 @@ impl RunOutcome {
         let c = &self.counters;
         let l = &self.listener;
         let h = &self.connect_time;
-        let measured_s = (self.sim_end.as_secs_f64() - self.measured_from.as_secs_f64()).max(0.0);
+        let measured_s = (self.measured_to.as_secs_f64() - self.measured_from.as_secs_f64()).max(0.0);
         let mut m = vec![
             ("legit_attempts", c.legit_attempts as f64),
             ("legit_established", c.legit_established as f64),
@@ -144,6 +147,7 @@ impl RunOutcome {
             ("peak_connections", self.peak_slots as f64),
             ("events", self.events as f64),
             ("sim_s", self.sim_end.as_secs_f64()),
+            ("warmup_s", self.measured_from.as_secs_f64()),
             ("measured_s", measured_s),
         ]);
         m

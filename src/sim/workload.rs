@@ -178,6 +178,9 @@ pub(super) fn interval(rate: Option<f64>) -> Option<SimDuration> {
 impl<Q: Scheduler<Event>> World<Q> {
     pub(super) fn schedule_workload(&mut self) {
         self.queue.push(self.warmup, Event::WarmupEnd);
+        if self.measure_end < self.end {
+            self.queue.push(self.measure_end, Event::MeasureEnd);
+        }
         if self.bin.0 > 0 {
             self.queue.push(SimTime::ZERO + self.bin, Event::Sample);
         }

@@ -57,6 +57,9 @@ pub enum Event {
     Attack { attacker: u16 },
     /// End of the warm-up: gauges start measuring, counters are snapshot.
     WarmupEnd,
+    /// Start of the drain: no new attempt is measured, gauges and window
+    /// counters stop.
+    MeasureEnd,
     /// A time-series bin ends.
     Sample,
     /// A scripted scenario step.
@@ -72,6 +75,8 @@ pub struct World<Q: Scheduler<Event> = TimingWheel<Event>> {
     pub(super) now: SimTime,
     pub(super) end: SimTime,
     pub(super) warmup: SimTime,
+    /// The measured window's end (`duration - drain`).
+    pub(super) measure_end: SimTime,
     pub(super) bin: SimDuration,
     pub(super) queue: Q,
     pub(super) events: u64,
@@ -133,6 +138,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             now: SimTime::ZERO,
             end: SimTime::ZERO + cfg.duration,
             warmup: SimTime::ZERO + cfg.warmup,
+            measure_end: SimTime::ZERO + SimDuration(cfg.duration.0.saturating_sub(cfg.drain.0)),
             bin: cfg.bin,
             queue,
             events: 0,
@@ -269,6 +275,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             Event::AcceptTick => self.on_accept_tick(),
             Event::Attack { attacker } => self.on_attack(attacker),
             Event::WarmupEnd => self.on_warmup_end(),
+            Event::MeasureEnd => self.metrics.measure_end(self.now, &self.listener.counters),
             Event::Sample => self.on_sample(),
             Event::Script { index } => self.on_script(index),
             Event::TimeWaitSweep => self.on_time_wait_sweep(),
