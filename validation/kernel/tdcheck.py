@@ -150,6 +150,7 @@ def run_kernel(pt, idx, bindir, work):
                 str(total + 10))
     if "ready" not in lst.stdout.readline():
         raise RuntimeError("listener did not start")
+    load = os.getloadavg()[0]
     c1, s1 = read_counters("cli"), read_counters("srv")
     sampler = TimeWaitSampler(port)
     sampler.start()
@@ -178,6 +179,9 @@ def run_kernel(pt, idx, bindir, work):
     # TcpExtTW for the 60 s ones); none expires within the point, and none is
     # counted when an RST ends it (inet_twsk_deschedule_put): the ones gone
     # at the end were assassinated.
+    # CPU load matters: a server whose close() comes late lets the
+    # delayed-ACK timer send a bare ACK before its FIN.
+    res["load"] = (load + os.getloadavg()[0]) / 2
     res["tw_entered"] = res["cli_TcpExtTW"]
     res["tw_killed"] = res["tw_entered"] - tw_end
     return res
@@ -240,8 +244,10 @@ def run_synsim(pt, synsim, work):
 COLS = [("established", "connections", "{:.0f}"), ("tw_entered", "TIME-WAIT entered", "{:.0f}"),
         ("tw_peak", "TIME-WAIT peak", "{:.0f}"), ("tw_killed", "TIME-WAITs killed", "{:.0f}"),
         ("srv_TcpOutRsts", "server RSTs", "{:.0f}"), ("rst_share", "RST per conn", "{:.3f}"),
-        ("cli_TcpOutRsts", "client RSTs", "{:.0f}"), ("server_acks", "server bare ACKs per conn", "{:.3f}"),
-        ("c2s_overtook", "reordered c2s", "{:.0f}"), ("s2c_overtook", "reordered s2c", "{:.0f}")]
+        ("cli_TcpOutRsts", "client RSTs", "{:.0f}"), ("finack_share", "one FIN/ACK", "{:.3f}"),
+        ("server_acks", "server bare ACKs per conn", "{:.3f}"),
+        ("c2s_overtook", "reordered c2s", "{:.0f}"), ("s2c_overtook", "reordered s2c", "{:.0f}"),
+        ("load", "load avg", "{:.1f}")]
 
 
 def fmt(spec, v):
@@ -251,6 +257,12 @@ def fmt(spec, v):
 def derive(r):
     n = max(r.get("established", 0), 1)
     r["rst_share"] = r.get("srv_TcpOutRsts", float("nan")) / n
+    if "srv_TcpExtDelayedACKs" in r:
+        # The only ACK the server delays is that of the client's FIN
+        # (tcp_fin: pingpong mode); the delayed-ACK timer sends it bare
+        # (TcpExtDelayedACKs, tcp_delack_timer_handler) only when the
+        # application's close() comes later. Otherwise its FIN carries it.
+        r["finack_share"] = 1 - r["srv_TcpExtDelayedACKs"] / n
     if "s2c_ack" in r:
         # The server's bare ACKs (no payload, no SYN/FIN/RST) per connection:
         # 0 when it answers every client FIN with one FIN/ACK and acks
