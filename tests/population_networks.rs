@@ -89,3 +89,23 @@ fn a_jittered_population_keeps_its_flows_fifo() {
     let m = metrics(&run(&format!("{fifo}reorder = true\n")));
     assert!(m["TcpOutRsts"] > 100.0, "{}", m["TcpOutRsts"]);
 }
+
+#[test]
+fn an_attackers_network_carries_its_syns() {
+    // A spoofed-syn attacker behind a path that loses everything: its SYNs
+    // are sent and none arrives; the clients' paths are untouched.
+    let flood = |net: &str| {
+        format!(
+            "duration = \"5s\"\n[clients.web]\nhosts = 100\nrate = 50\n[attackers.flood]\n\
+             kind = \"spoofed-syn\"\nrate = 1000\n{net}"
+        )
+    };
+    let m = metrics(&run(&flood("[attackers.flood.network]\nloss = 1.0\n")));
+    assert!(m["attack_syns_sent"] > 4000.0, "{}", m["attack_syns_sent"]);
+    assert_eq!(m["attack_syns"], 0.0);
+    assert_eq!(m["segments_lost"], m["attack_syns_sent"], "only the attacker's segments are lost");
+    assert_eq!(m["legit_success_ratio"], 1.0);
+    // On [network]'s path all arrive but the last 10 ms' worth, in flight at the end.
+    let m = metrics(&run(&flood("")));
+    assert!(m["attack_syns"] >= m["attack_syns_sent"] - 30.0, "{} of {}", m["attack_syns"], m["attack_syns_sent"]);
+}
