@@ -107,5 +107,10 @@ fn an_attackers_network_carries_its_syns() {
     assert_eq!(m["legit_success_ratio"], 1.0);
     // On [network]'s path all arrive but the last 10 ms' worth, in flight at the end.
     let m = metrics(&run(&flood("")));
-    assert!(m["attack_syns"] >= m["attack_syns_sent"] - 30.0, "{} of {}", m["attack_syns"], m["attack_syns_sent"]);
+    assert!(
+        m["attack_syns"] >= m["attack_syns_sent"] - 30.0,
+        "{} of {}",
+        m["attack_syns"],
+        m["attack_syns_sent"]
+    );
 }
