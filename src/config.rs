@@ -72,7 +72,68 @@ pub struct PathOverride {
     pub loss: Option<LossSpec>,
 }
 
+/// `[clients.NAME.network]` or `[attackers.NAME.network]`: one
+/// population's paths (mobile clients beside datacenter ones). A key left
+/// out is `[network]`'s. The population's loss runs on its own channels
+/// (its own Gilbert-Elliott state per direction), unless `shared_loss`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PopulationNetwork {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<DelaySpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<LossSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_to_server: Option<PathOverride>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_to_client: Option<PathOverride>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reorder: Option<bool>,
+    /// The population's segments are lost on `[network]`'s channels, one
+    /// bottleneck per direction shared with every population that has no
+    /// `network` table (then it takes `[network]`'s loss, not its own).
+    #[serde(default)]
+    pub shared_loss: bool,
+}
+
+impl PopulationNetwork {
+    /// Whether any of its tables sets a loss (which `shared_loss` forbids).
+    pub fn sets_loss(&self) -> bool {
+        self.loss.is_some()
+            || [&self.client_to_server, &self.server_to_client]
+                .iter()
+                .any(|o| o.as_ref().is_some_and(|o| o.loss.is_some()))
+    }
+}
+
+/// One population's paths with every key resolved: the most specific
+/// setting wins (its direction table, its own key, `[network]`'s direction
+/// table, `[network]`'s key).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResolvedPaths {
+    pub client_to_server: (DelaySpec, LossSpec),
+    pub server_to_client: (DelaySpec, LossSpec),
+    pub reorder: bool,
+    pub shared_loss: bool,
+}
+
 impl NetworkConfig {
+    /// The paths of a population with its own `network` table.
+    pub fn for_population(&self, p: &PopulationNetwork) -> ResolvedPaths {
+        let pick = |own: Option<&PathOverride>, (delay, loss): (DelaySpec, LossSpec)| {
+            (
+                own.and_then(|o| o.delay.clone()).or_else(|| p.delay.clone()).unwrap_or(delay),
+                own.and_then(|o| o.loss.clone()).or_else(|| p.loss.clone()).unwrap_or(loss),
+            )
+        };
+        ResolvedPaths {
+            client_to_server: pick(p.client_to_server.as_ref(), self.client_to_server()),
+            server_to_client: pick(p.server_to_client.as_ref(), self.server_to_client()),
+            reorder: p.reorder.unwrap_or(self.reorder),
+            shared_loss: p.shared_loss,
+        }
+    }
+
     pub fn client_to_server(&self) -> (DelaySpec, LossSpec) {
         self.direction(self.client_to_server.as_ref())
     }
@@ -334,6 +395,9 @@ pub struct ClientConfig {
     /// Open loop: how arrivals are spaced.
     #[serde(default)]
     pub arrival: Arrival,
+    /// This population's own paths (none: `[network]`'s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<PopulationNetwork>,
 }
 
 /// How an open-loop population's connect() calls are spaced in time.
@@ -484,6 +548,11 @@ pub struct AttackerConfig {
     /// half-open and connect-flood: how many real attacking hosts.
     #[serde(default = "default_attack_hosts")]
     pub hosts: u64,
+    /// The attacker's own paths (none: `[network]`'s). A spoofed-syn
+    /// attacker's SYNs take its client-to-server path; the answers go to
+    /// spoofed addresses, which are `[network]`'s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<PopulationNetwork>,
 }
 
 fn all_addresses() -> u64 {

@@ -221,6 +221,7 @@ fn client() -> ClientConfig {
         host_choice: HostChoice::Random,
         max_connections: None,
         arrival: Default::default(),
+        network: None,
     }
 }
 

@@ -246,6 +246,10 @@ fn expected_in_words(want: &str) -> String {
         "struct ServerConfig" => "the [server] table of sysctls, e.g. tcp_syncookies = 1".into(),
         "struct NetworkConfig" => "the [network] table, e.g. delay = \"10ms\" and loss = 0.01".into(),
         "struct PathOverride" => "a table with `delay` and/or `loss`".into(),
+        "struct PopulationNetwork" => {
+            "a table of the population's paths, e.g. [clients.mobile.network] with delay = \"60ms\" and loss = 0.02"
+                .into()
+        }
         other => other.strip_prefix("struct ").map(|s| format!("a table ({s})")).unwrap_or(other.to_string()),
     }
 }

@@ -175,6 +175,14 @@ fn every_key_is_documented() {
     let e = parse(GOOD).unwrap();
     let mut cfg = e.runs()[0].config.clone();
     cfg.network.client_to_server = Some(Default::default());
+    cfg.clients.get_mut("web").unwrap().network = Some(PopulationNetwork {
+        delay: Some(DelaySpec::default()),
+        loss: Some(LossSpec::default()),
+        client_to_server: Some(Default::default()),
+        server_to_client: None,
+        reorder: Some(false),
+        shared_loss: false,
+    });
     let value = toml::Value::try_from(&cfg).unwrap();
     fn keys(v: &toml::Value, out: &mut Vec<String>) {
         if let toml::Value::Table(t) = v {
@@ -364,4 +372,96 @@ fn auto_warmup_resolves_per_point_and_says_when_the_run_is_too_short() {
     let bad = text.replace("\"auto\"", "\"automatic\"");
     let e = Experiment::parse(&bad, "t.toml", "t").unwrap_err().to_string();
     assert!(e.contains("t.toml:2:") && e.contains("\"auto\""), "{e}");
+
+use crate::config::PopulationNetwork;
+use crate::engine::SimDuration;
+use crate::net::{DelaySpec, LossSpec};
+
+const TWO_NETWORKS: &str = r#"
+duration = "5s"
+[clients.dc]
+hosts = 10
+rate = 5
+[clients.mobile]
+hosts = 10
+rate = 5
+[clients.mobile.network]
+delay = "60ms"
+"#;
+
+#[test]
+fn a_populations_network_table_is_checked_like_networks() {
+    let m = error(&TWO_NETWORKS.replace("delay = \"60ms\"", "delay = \"60ms\"\nlos = 0.1"));
+    assert!(m.contains("clients.mobile.network.los: unknown key `los`; did you mean `loss`?"), "{m}");
+    assert!(m.contains("shared_loss"), "the allowed keys are listed: {m}");
+    let m = error(&TWO_NETWORKS.replace("delay = \"60ms\"", "loss = 1.5"));
+    assert!(m.contains("clients.mobile.network.loss: loss must be a probability in [0, 1] (got 1.5)"), "{m}");
+    let m = error(&TWO_NETWORKS.replace("delay = \"60ms\"", "delay = \"fast\""));
+    assert!(m.contains("clients.mobile.network.delay") && m.contains("is not a delay"), "{m}");
+    let m = error(&TWO_NETWORKS.replace("delay = \"60ms\"", "server_to_client = { loss = 2.0 }"));
+    assert!(m.contains("clients.mobile.network.server_to_client.loss: loss must be a probability"), "{m}");
+    let m = error(&TWO_NETWORKS.replace("delay = \"60ms\"", "shared_loss = \"yes\""));
+    assert!(m.contains("clients.mobile.network.shared_loss: must be true or false"), "{m}");
+    let m = error(&TWO_NETWORKS.replace("delay = \"60ms\"", "shared_loss = true\nloss = 0.1"));
+    assert!(m.contains("clients.mobile.network.shared_loss: a population on the shared bottleneck"), "{m}");
+    let m =
+        error(&TWO_NETWORKS.replace("[clients.mobile.network]\n", "").replace("delay", "network = 5\ndelay"));
+    assert!(m.contains("clients.mobile.network: must be a table of the population's paths"), "{m}");
+}
+
+#[test]
+fn a_spoofed_syn_attacker_has_no_path_back() {
+    let flood = "[attackers.flood]\nkind = \"spoofed-syn\"\nrate = 10\n[attackers.flood.network]\n";
+    assert!(parse(&format!("{TWO_NETWORKS}{flood}delay = \"50ms\"\n")).is_ok());
+    let m = error(&format!("{TWO_NETWORKS}{flood}server_to_client = {{ delay = \"1ms\" }}\n"));
+    assert!(
+        m.contains("attackers.flood.network.server_to_client: a spoofed-syn attacker has no path back"),
+        "{m}"
+    );
+}
+
+#[test]
+fn sweeps_reach_a_populations_network_even_without_its_table() {
+    let text = format!(
+        "{TWO_NETWORKS}[sweep]\n\"clients.mobile.network.delay\" = [\"20ms\", \"80ms\"]\n\
+         \"clients.dc.network.loss\" = [0.0, 0.5]\n"
+    );
+    let e = parse(&text).unwrap();
+    let runs = e.runs();
+    assert_eq!(runs.len(), 4);
+    let net = |i: usize, pop: &str| runs[i].config.clients[pop].network.clone().unwrap();
+    assert_eq!(net(0, "mobile").delay, Some(DelaySpec::Fixed(SimDuration::from_millis(20))));
+    assert_eq!(net(3, "mobile").delay, Some(DelaySpec::Fixed(SimDuration::from_millis(80))));
+    // [clients.dc] has no network table: the sweep makes one.
+    assert_eq!(net(1, "dc").loss, Some(LossSpec::Bernoulli(0.5)));
+    assert_eq!(net(1, "dc").delay, None, "the rest stays [network]'s");
+    let m = error(&text.replace("[0.0, 0.5]", "[0.0, 5.0]"));
+    assert!(
+        m.contains("clients.dc.network.loss: loss must be a probability") && m.contains("from sweep"),
+        "{m}"
+    );
+}
+
+#[test]
+fn a_population_resolves_the_most_specific_setting() {
+    let text = TWO_NETWORKS.replace(
+        "delay = \"60ms\"",
+        "delay = \"60ms\"\nclient_to_server = { delay = \"30ms\" }\n[network]\nloss = 0.01\nreorder = true\n\
+         server_to_client = { delay = \"5ms\", loss = 0.2 }",
+    );
+    let e = parse(&text).unwrap();
+    let cfg = &e.runs()[0].config;
+    let p = cfg.network.for_population(cfg.clients["mobile"].network.as_ref().unwrap());
+    let ms = |v| DelaySpec::Fixed(SimDuration::from_millis(v));
+    assert_eq!(
+        p.client_to_server,
+        (ms(30), LossSpec::Bernoulli(0.01)),
+        "its direction, then [network]'s loss"
+    );
+    assert_eq!(
+        p.server_to_client,
+        (ms(60), LossSpec::Bernoulli(0.2)),
+        "its delay beats [network]'s direction"
+    );
+    assert!(p.reorder && !p.shared_loss);
 }

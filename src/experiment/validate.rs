@@ -1,6 +1,6 @@
 //! Value ranges serde cannot check: each failure names the dotted key.
 
-use crate::config::{AttackKind, RunConfig};
+use crate::config::{AttackKind, PathOverride, PopulationNetwork, RunConfig};
 
 type Check = Result<(), (String, String)>;
 
@@ -48,16 +48,16 @@ pub fn check(c: &RunConfig) -> Check {
     }
     c.network.delay.validate().or_else(|m| fail("network.delay", m))?;
     c.network.loss.validate().or_else(|m| fail("network.loss", m))?;
-    for (dir, o) in
-        [("client_to_server", &c.network.client_to_server), ("server_to_client", &c.network.server_to_client)]
-    {
-        if let Some(o) = o {
-            if let Some(d) = &o.delay {
-                d.validate().or_else(|m| fail(format!("network.{dir}.delay"), m))?;
-            }
-            if let Some(l) = &o.loss {
-                l.validate().or_else(|m| fail(format!("network.{dir}.loss"), m))?;
-            }
+    directions("network", &c.network.client_to_server, &c.network.server_to_client)?;
+    let own = c.clients.iter().map(|(n, p)| (format!("clients.{n}"), &p.network, false));
+    let own = own.chain(
+        c.attackers
+            .iter()
+            .map(|(n, a)| (format!("attackers.{n}"), &a.network, a.kind == AttackKind::SpoofedSyn)),
+    );
+    for (name, n, spoofed) in own {
+        if let Some(n) = n {
+            population_network(&format!("{name}.network"), n, spoofed)?;
         }
     }
     let s = &c.server;
@@ -146,6 +146,47 @@ pub fn check(c: &RunConfig) -> Check {
         {
             return fail(key("stop"), format!("must be after start ({stop} <= {})", a.start));
         }
+    }
+    Ok(())
+}
+
+/// The per-direction tables under `at` (`network` or a population's).
+fn directions(at: &str, c2s: &Option<PathOverride>, s2c: &Option<PathOverride>) -> Check {
+    for (dir, o) in [("client_to_server", c2s), ("server_to_client", s2c)] {
+        if let Some(o) = o {
+            if let Some(d) = &o.delay {
+                d.validate().or_else(|m| fail(format!("{at}.{dir}.delay"), m))?;
+            }
+            if let Some(l) = &o.loss {
+                l.validate().or_else(|m| fail(format!("{at}.{dir}.loss"), m))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `[clients.NAME.network]`, `[attackers.NAME.network]`.
+fn population_network(at: &str, n: &PopulationNetwork, spoofed: bool) -> Check {
+    if let Some(d) = &n.delay {
+        d.validate().or_else(|m| fail(format!("{at}.delay"), m))?;
+    }
+    if let Some(l) = &n.loss {
+        l.validate().or_else(|m| fail(format!("{at}.loss"), m))?;
+    }
+    directions(at, &n.client_to_server, &n.server_to_client)?;
+    if n.shared_loss && n.sets_loss() {
+        return fail(
+            format!("{at}.shared_loss"),
+            "a population on the shared bottleneck is lost at [network]'s loss: remove its own `loss`, \
+             or set shared_loss = false to give it its own loss channel",
+        );
+    }
+    if spoofed && n.server_to_client.is_some() {
+        return fail(
+            format!("{at}.server_to_client"),
+            "a spoofed-syn attacker has no path back: the SYN-ACKs go to the spoofed addresses, on \
+             [network]'s paths (its own network sets the path of its SYNs)",
+        );
     }
     Ok(())
 }

@@ -27,7 +27,7 @@ use super::workload::{self, Attacker, Population, interval};
 use crate::config::{RunConfig, ServerConfig};
 use crate::engine::{Scheduler, SimDuration, SimRng, SimTime, Stream, TimingWheel, stream_rng};
 use crate::net::ingress::{Admit, Ingress};
-use crate::net::link::{Delivery, Link};
+use crate::net::link::{Delivery, Link, PathsId};
 use crate::net::{Direction, DropRule};
 use crate::tcp::time_wait::TimeWaitBuckets;
 use crate::tcp::{Listener, Segment, SockAddr, State, Tcb, TcpParams};
@@ -94,7 +94,7 @@ pub struct World<Q: Scheduler<Event> = TimingWheel<Event>> {
     pub(super) last_accept: SimTime,
     pub(super) ingress: Ingress<(Segment, Hints)>,
     pub(super) link: Link,
-    /// Each flow's path is FIFO (no `reorder`, and a delay that varies).
+    /// Some flow's path is FIFO (no `reorder`, and a delay that varies).
     fifo_paths: bool,
     pub(super) rng_isn: SimRng,
     pub(super) rng_arrivals: SimRng,
@@ -121,19 +121,30 @@ impl<Q: Scheduler<Event>> World<Q> {
     pub fn with_queue(cfg: &RunConfig, seed: u64, run: u64, queue: Q) -> Self {
         let server_params = kernel::server_params(&cfg.server, cfg.hz);
         let mut plan = AddressPlan::default();
-        let (pops, attackers) = workload::build(cfg, &mut plan, server_params, seed, run);
+        let (mut pops, mut attackers) = workload::build(cfg, &mut plan, server_params, seed, run);
         let mut secrets = stream_rng(seed, run, Stream::Secrets);
         let listener = Listener::new(SERVER, kernel::listener_config(&cfg.server), secrets.next_u64());
         let ingress = Ingress::new(
             cfg.server.netdev_max_backlog as usize,
             interval(cfg.server.packet_rate.per_second()),
         );
-        let link = Link::new(
+        let mut link = Link::new(
             cfg.network.client_to_server(),
             cfg.network.server_to_client(),
+            cfg.network.reorder,
             stream_rng(seed, run, Stream::Loss),
             stream_rng(seed, run, Stream::Delay),
         );
+        for (pop, c) in pops.iter_mut().zip(cfg.clients.values()) {
+            if let Some(n) = &c.network {
+                pop.paths = link.add_paths(cfg.network.for_population(n));
+            }
+        }
+        for (at, a) in attackers.iter_mut().zip(cfg.attackers.values()) {
+            if let Some(n) = &a.network {
+                at.paths = link.add_paths(cfg.network.for_population(n));
+            }
+        }
         let mut world = World {
             now: SimTime::ZERO,
             end: SimTime::ZERO + cfg.duration,
@@ -154,7 +165,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             accept_pending: false,
             last_accept: SimTime::ZERO,
             ingress,
-            fifo_paths: !cfg.network.reorder && link.has_jitter(),
+            fifo_paths: link.any_fifo(),
             link,
             rng_isn: stream_rng(seed, run, Stream::Isn),
             rng_arrivals: stream_rng(seed, run, Stream::Arrivals),
@@ -405,8 +416,15 @@ impl<Q: Scheduler<Event>> World<Q> {
     }
 
     /// Puts a segment on the path toward its destination (`net::link`
-    /// decides: drop rules, the loss process, then the delay).
+    /// decides: drop rules, the loss process, then the delay). The path is
+    /// its far end's: that host's population's own, or `[network]`'s.
     pub(super) fn transmit(&mut self, seg: Segment, hints: Hints, from: Side) {
+        self.transmit_on(seg, hints, from, None);
+    }
+
+    /// `transmit` on the given paths (None: the far end's), for senders
+    /// whose address says nothing of them (a spoofed SYN).
+    pub(super) fn transmit_on(&mut self, seg: Segment, hints: Hints, from: Side, paths: Option<PathsId>) {
         let direction =
             if seg.dst.ip == SERVER.ip { Direction::ClientToServer } else { Direction::ServerToClient };
         self.metrics.counters.segments_sent += 1;
@@ -415,7 +433,15 @@ impl<Q: Scheduler<Event>> World<Q> {
         }
         let state = self.state_at(seg.src, seg.dst);
         self.record(from, RecordKind::Sent, Some(seg), (state, state), "");
-        match self.link.decide(&seg, direction) {
+        let far_end = if direction == Direction::ClientToServer { seg.src.ip } else { seg.dst.ip };
+        // Only looked up when something depends on it.
+        let origin = (self.fifo_paths || self.link.has_population_paths()).then(|| self.plan.origin(far_end));
+        let paths = paths.unwrap_or(match origin {
+            Some(Origin::Population(p, _)) => self.pops[p as usize].paths,
+            Some(Origin::AttackHosts(a)) => self.attackers[a as usize].paths,
+            _ => 0,
+        });
+        match self.link.decide(&seg, direction, paths) {
             Delivery::Dropped(rule) => {
                 self.metrics.counters.segments_lost += 1;
                 self.record(from, RecordKind::Lost, Some(seg), (None, None), format!("{rule}"));
@@ -430,9 +456,8 @@ impl<Q: Scheduler<Event>> World<Q> {
                 // (equal times keep send order). Segments of no connection
                 // (spoofed SYNs, RSTs to strays) have no flow to keep, and
                 // a spoofed address (no host) needs no lookup to know it.
-                let far_end = if direction == Direction::ClientToServer { seg.src.ip } else { seg.dst.ip };
-                if self.fifo_paths
-                    && !matches!(self.plan.origin(far_end), Origin::Elsewhere)
+                if self.link.fifo(paths)
+                    && !matches!(origin, Some(Origin::Elsewhere))
                     && let Some(slot) = self.conns.find(seg.src, seg.dst, 0)
                 {
                     let s = &mut self.conns.slots[slot as usize];
