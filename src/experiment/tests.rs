@@ -372,6 +372,7 @@ fn auto_warmup_resolves_per_point_and_says_when_the_run_is_too_short() {
     let bad = text.replace("\"auto\"", "\"automatic\"");
     let e = Experiment::parse(&bad, "t.toml", "t").unwrap_err().to_string();
     assert!(e.contains("t.toml:2:") && e.contains("\"auto\""), "{e}");
+}
 
 use crate::config::PopulationNetwork;
 use crate::engine::SimDuration;
