@@ -14,7 +14,7 @@ use crate::sim::addr::SERVER;
 use crate::sim::{ScriptAction, World};
 use crate::tcp::params::{
     DEFAULT_HZ, DEFAULT_MSS, IP_LOCAL_PORT_RANGE, TCP_FIN_TIMEOUT, TCP_MAX_TW_BUCKETS,
-    TCP_SYN_LINEAR_TIMEOUTS, TCP_SYN_RETRIES,
+    TCP_SYN_LINEAR_TIMEOUTS, TCP_SYN_RETRIES, TCP_TW_REUSE_DELAY,
 };
 use crate::tcp::{Flags, Segment, SegmentKind, SockAddr};
 use crate::trace::{Side, TraceRecord};
@@ -211,12 +211,14 @@ fn client() -> ClientConfig {
         tcp_syn_retries: TCP_SYN_RETRIES,
         tcp_syn_linear_timeouts: TCP_SYN_LINEAR_TIMEOUTS,
         tcp_tw_reuse: TwReuse::LoopbackOnly,
+        tcp_tw_reuse_delay: TCP_TW_REUSE_DELAY,
         tcp_timestamps: true,
         ip_local_port_range: IP_LOCAL_PORT_RANGE,
         tcp_fin_timeout: TCP_FIN_TIMEOUT,
         tcp_orphan_retries: 0,
         tcp_max_tw_buckets: TCP_MAX_TW_BUCKETS,
         linger_zero: false,
+        tcp_rfc1337: false,
         handshake: Handshake::ThreeWay,
         host_choice: HostChoice::Random,
         max_connections: None,

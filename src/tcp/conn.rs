@@ -34,6 +34,9 @@ pub enum CloseCause {
     FinTimeout,
     /// The local application aborted (SO_LINGER {on, 0}): RST sent.
     Abort,
+    /// An RST ended TIME-WAIT early: TIME-WAIT assassination (RFC 1337),
+    /// which `tcp_rfc1337 = 0` allows.
+    Assassinated,
 }
 
 /// The one pending timer of a connection.
@@ -615,9 +618,13 @@ impl Tcb {
         let f = seg.flags;
         // In window: only a bare ACK or an RST can be.
         if seg.seq == self.rcv_nxt && (seg.seq_len() == 0 || f.rst()) {
+            // An RST here assassinates the TIME-WAIT (RFC 1337), unless
+            // `tcp_rfc1337` = 1, which ignores it without restarting the
+            // 60 s; a bare ACK restarts them.
             if f.rst() {
-                // TIME-WAIT assassination (RFC 1337), allowed with tcp_rfc1337 = 0.
-                self.close_with(now, CloseCause::Normal);
+                if !p.rfc1337 {
+                    self.close_with(now, CloseCause::Assassinated);
+                }
             } else {
                 self.arm(now, TimerKind::TimeWait, TCP_TIMEWAIT_LEN, p);
             }

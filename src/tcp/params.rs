@@ -40,6 +40,9 @@ pub struct TcpParams {
     /// CONFIG_HZ: timers fire on the timer wheel's jiffies
     /// (`tcp::timer_wheel`); 0 = exact timers.
     pub hz: u32,
+    /// `tcp_rfc1337`: a TIME-WAIT ignores an RST instead of ending early
+    /// (`tcp_timewait_state_process`).
+    pub rfc1337: bool,
 }
 
 impl Default for TcpParams {
@@ -55,6 +58,7 @@ impl Default for TcpParams {
             two_way: false,
             syn_linear_timeouts: TCP_SYN_LINEAR_TIMEOUTS,
             hz: DEFAULT_HZ,
+            rfc1337: false,
         }
     }
 }
@@ -127,6 +131,12 @@ pub enum SynCookies {
     /// 2: always, unconditionally.
     Always,
 }
+
+/// Linux's default `tcp_tw_reuse_delay` (6.13 and later; before, the
+/// rule was "a timestamp from an earlier second").
+pub const TCP_TW_REUSE_DELAY: SimDuration = SimDuration::from_millis(1000);
+/// The largest `tcp_tw_reuse_delay` (`TCP_PAWS_MSL` seconds).
+pub const TCP_TW_REUSE_DELAY_MAX: SimDuration = SimDuration::from_secs(60);
 
 /// `tcp_tw_reuse`: may connect() take over a TIME-WAIT 4-tuple.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
