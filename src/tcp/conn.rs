@@ -9,7 +9,7 @@
 //! the queue rules around it.
 
 use super::params::{
-    TCP_RETRIES2, TCP_RTO_MIN, TCP_TIMEOUT_INIT, TCP_TIMEWAIT_LEN, TcpParams, WINDOW, backoff, syn_backoff,
+    TCP_ATO_MIN_MS, TCP_DELACK_MAX_MS, TCP_DELACK_MIN_MS, TCP_MAX_QUICKACKS, TCP_RETRIES2, TCP_RTO_MIN, TCP_TIMEOUT_INIT, TCP_TIMEWAIT_LEN, TcpParams, WINDOW, backoff, syn_backoff,
     syn_model_timeout_ms, tcp_time_stamp,
 };
 use super::segment::{Flags, Segment, SockAddr};
@@ -49,6 +49,9 @@ pub enum TimerKind {
     FinWait2,
     /// TIME-WAIT expiry (`TCP_TIMEWAIT_LEN`).
     TimeWait,
+    /// The delayed-ACK timer (`ICSK_TIME_DACK`), which runs beside the
+    /// others: [`Tcb::next_timer`] names it when it fires first.
+    DelayedAck,
 }
 
 /// What the caller must do after a segment was processed.
@@ -68,8 +71,10 @@ const FLAG_RTT_SAMPLED: u8 = 4;
 const FLAG_ACKED_ON_OVERFLOW: u8 = 8; // request: final ACK seen, accept queue was full
 const FLAG_FROM_COOKIE: u8 = 16;
 const FLAG_FIN_RECEIVED: u8 = 32;
+const FLAG_PINGPONG: u8 = 64; // `inet_csk_in_pingpong_mode`: interactive, ACKs wait
+const FLAG_ACK_SCHEDULED: u8 = 128; // `inet_csk_ack_scheduled`: an ACK is owed
 
-/// A transmission control block (RFC 9293 §3.3.1). 72 bytes.
+/// A transmission control block (RFC 9293 §3.3.1). 80 bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tcb {
     pub local: SockAddr,
@@ -98,6 +103,12 @@ pub struct Tcb {
     pub state_since: SimTime,
     /// Why it closed, once `state == Closed`.
     pub close_cause: Option<CloseCause>,
+    /// The delayed-ACK engine (`icsk_ack`): the ACK timeout in ms (0
+    /// until the first data arrives), quick ACKs left, and when the
+    /// delayed-ACK timer fires (`SimTime::MAX`: not armed).
+    ato_ms: u16,
+    quick: u8,
+    delack_at: SimTime,
 }
 
 impl Tcb {
@@ -121,6 +132,9 @@ impl Tcb {
             deadline: SimTime::MAX,
             state_since: now,
             close_cause: None,
+            ato_ms: 0,
+            quick: 0,
+            delack_at: SimTime::MAX,
         }
     }
 
@@ -179,12 +193,30 @@ impl Tcb {
         tcb
     }
 
+    /// When the next timer fires: the connection timer or the delayed ACK.
     pub fn poll_timeout(&self) -> Option<SimTime> {
-        (self.timer != TimerKind::None).then_some(self.deadline)
+        let timer = if self.timer == TimerKind::None { SimTime::MAX } else { self.deadline };
+        let next = timer.min(self.delack_at);
+        (next != SimTime::MAX).then_some(next)
     }
 
+    /// The connection timer (retransmission, FIN-WAIT-2, TIME-WAIT).
     pub fn timer_kind(&self) -> TimerKind {
         self.timer
+    }
+
+    /// The timer that fires next, the delayed ACK included.
+    pub fn next_timer(&self) -> TimerKind {
+        if self.delack_at != SimTime::MAX && (self.timer == TimerKind::None || self.delack_at <= self.deadline) {
+            TimerKind::DelayedAck
+        } else {
+            self.timer
+        }
+    }
+
+    /// An ACK waits for the delayed-ACK timer.
+    pub fn ack_delayed(&self) -> bool {
+        self.delack_at != SimTime::MAX
     }
 
     pub fn is_orphan(&self) -> bool {
@@ -242,6 +274,100 @@ impl Tcb {
         self.deadline = SimTime::MAX;
     }
 
+    /// Sends `seg`; one that carries an ACK settles whatever ACK was owed
+    /// (`tcp_event_ack_sent`: `tcp_dec_quickack_mode`, then the
+    /// delayed-ACK timer is cleared).
+    fn emit(&mut self, seg: Segment, out: &mut Vec<Segment>) {
+        if seg.flags.ack() && !seg.flags.rst() {
+            if self.quick > 0 && self.flags & FLAG_ACK_SCHEDULED != 0 {
+                self.quick -= 1;
+                if self.quick == 0 {
+                    self.ato_ms = TCP_ATO_MIN_MS;
+                }
+            }
+            self.flags &= !FLAG_ACK_SCHEDULED;
+            self.delack_at = SimTime::MAX;
+        }
+        out.push(seg);
+    }
+
+    /// `tcp_event_data_recv`: in-order data arrived. The first data
+    /// starts the delayed-ACK engine: quick ACKs (`tcp_incr_quickack`;
+    /// WINDOW / (2 MSS) exceeds `TCP_MAX_QUICKACKS` for every MSS here)
+    /// and the ACK timeout at `TCP_ATO_MIN`. Later data would adapt the
+    /// timeout to the gaps between segments; a connection here carries
+    /// at most one data segment each way.
+    fn data_received(&mut self) {
+        self.flags |= FLAG_ACK_SCHEDULED;
+        if self.ato_ms == 0 {
+            self.quick = self.quick.max(TCP_MAX_QUICKACKS);
+            self.ato_ms = TCP_ATO_MIN_MS;
+        }
+    }
+
+    /// `tcp_in_quickack_mode`: quick ACKs left, and not interactive.
+    fn in_quickack_mode(&self) -> bool {
+        self.quick > 0 && self.flags & FLAG_PINGPONG == 0
+    }
+
+    /// `__tcp_ack_snd_check`: the owed ACK goes now in quick-ACK mode
+    /// (or when `now` is set: out-of-order or duplicate data), else it
+    /// waits for the delayed-ACK timer.
+    fn ack_snd_check(&mut self, now: SimTime, immediate: bool, p: &TcpParams, out: &mut Vec<Segment>) {
+        if self.flags & FLAG_ACK_SCHEDULED == 0 {
+            return;
+        }
+        if immediate || self.in_quickack_mode() {
+            self.emit(self.ack_now(now, p), out);
+        } else {
+            self.send_delayed_ack(now, p, out);
+        }
+    }
+
+    /// `tcp_send_delayed_ack`: arm the delayed-ACK timer `ato` from now.
+    /// An ato above `TCP_DELACK_MIN` is bounded by `TCP_DELACK_MAX`
+    /// (interactive) or HZ/2, and by the smoothed RTT; every ato by
+    /// `TCP_DELACK_MAX`. A timer already armed stays if it is earlier, or
+    /// the ACK goes now if that timer is within ato/4 of firing. An ato
+    /// of 0 (no data received yet) fires at the next jiffy.
+    fn send_delayed_ack(&mut self, now: SimTime, p: &TcpParams, out: &mut Vec<Segment>) {
+        let mut ato = self.ato_ms as u64;
+        if ato > TCP_DELACK_MIN_MS {
+            let mut max_ato = if self.flags & FLAG_PINGPONG != 0 { TCP_DELACK_MAX_MS } else { 500 };
+            if let Some(srtt) = self.srtt() {
+                max_ato = max_ato.min((srtt.as_nanos() / 1_000_000).max(TCP_DELACK_MIN_MS));
+            }
+            ato = ato.min(max_ato);
+        }
+        let ato = SimDuration::from_millis(ato.min(TCP_DELACK_MAX_MS));
+        let mut at = timer_wheel::expires(now, ato, p.hz, false);
+        if self.delack_at != SimTime::MAX {
+            if self.delack_at <= now + SimDuration(ato.0 / 4) {
+                self.emit(self.ack_now(now, p), out);
+                return;
+            }
+            at = at.min(self.delack_at);
+        }
+        self.delack_at = at;
+    }
+
+    /// `tcp_delack_timer_handler`: the owed ACK goes; an interactive
+    /// connection leaves pingpong mode with the minimal timeout, another
+    /// doubles its timeout (up to the RTO).
+    fn delayed_ack_timer(&mut self, now: SimTime, p: &TcpParams, out: &mut Vec<Segment>) {
+        self.delack_at = SimTime::MAX;
+        if self.flags & FLAG_ACK_SCHEDULED == 0 {
+            return;
+        }
+        if self.flags & FLAG_PINGPONG != 0 {
+            self.flags &= !FLAG_PINGPONG;
+            self.ato_ms = TCP_ATO_MIN_MS;
+        } else {
+            self.ato_ms = (self.ato_ms as u32 * 2).min(self.rto_ms).min(u16::MAX as u32) as u16;
+        }
+        self.emit(self.ack_now(now, p), out);
+    }
+
     /// Ends the connection without a segment: a TIME-WAIT the kernel could
     /// not keep (`tcp_max_tw_buckets`), or one reused by `tcp_tw_reuse`.
     pub fn discard(&mut self, now: SimTime, cause: CloseCause) {
@@ -252,6 +378,7 @@ impl Tcb {
         self.set_state(now, State::Closed);
         self.close_cause = Some(cause);
         self.disarm();
+        self.delack_at = SimTime::MAX;
     }
 
     fn tsval(now: SimTime, p: &TcpParams) -> u32 {
@@ -309,7 +436,7 @@ impl Tcb {
         }
         let seg = Segment { len, ..self.segment(now, p, self.snd_nxt, Flags::PSH_ACK) };
         self.snd_nxt = self.snd_nxt.wrapping_add(len as u32);
-        out.push(seg);
+        self.emit(seg, out);
         if self.timer != TimerKind::Retransmit {
             self.retransmits = 0;
             self.arm(now, TimerKind::Retransmit, self.rto(), p);
@@ -346,7 +473,7 @@ impl Tcb {
         let seg = self.segment(now, p, self.snd_nxt, Flags::FIN_ACK);
         self.snd_nxt = self.snd_nxt.wrapping_add(1);
         self.flags |= FLAG_FIN_SENT;
-        out.push(seg);
+        self.emit(seg, out);
         if self.timer != TimerKind::Retransmit {
             self.retransmits = 0;
             self.arm(now, TimerKind::Retransmit, self.rto(), p);
@@ -439,11 +566,11 @@ impl Tcb {
             self.retransmits = 0;
             self.disarm();
             self.set_state(now, State::Established);
-            out.push(self.ack_now(now, p));
+            self.emit(self.ack_now(now, p), out);
         } else {
             // Simultaneous open: SYN-SENT -> SYN-RECEIVED, SYN-ACK with our ISN.
             self.set_state(now, State::SynReceived);
-            out.push(self.syn_ack(now, p));
+            self.emit(self.syn_ack(now, p), out);
             self.retransmits = 0;
             self.arm(now, TimerKind::Retransmit, TCP_TIMEOUT_INIT, p);
         }
@@ -456,7 +583,7 @@ impl Tcb {
         // SYN-ACK again, take no new state (`tcp_check_req`).
         // Linux also restarts the request timer from now (`mod_timer_pending`).
         if self.state == State::SynReceived && f.syn() && !f.ack() && !f.rst() && seg.seq == self.irs {
-            out.push(self.syn_ack(now, p));
+            self.emit(self.syn_ack(now, p), out);
             if self.timer == TimerKind::Retransmit {
                 self.arm(now, TimerKind::Retransmit, backoff(TCP_TIMEOUT_INIT, self.retransmits), p);
             }
@@ -489,7 +616,7 @@ impl Tcb {
             if seg.seq == self.rcv_nxt {
                 self.close_with(now, CloseCause::Reset);
             } else if in_window {
-                out.push(self.ack_now(now, p));
+                self.emit(self.ack_now(now, p), out);
             }
             return;
         }
@@ -508,13 +635,13 @@ impl Tcb {
                 });
                 self.close_with(now, CloseCause::Reset);
             } else {
-                out.push(self.ack_now(now, p));
+                self.emit(self.ack_now(now, p), out);
             }
             return;
         }
         if !acceptable {
             // Out of window: ACK it so the peer resynchronises, then drop.
-            out.push(self.ack_now(now, p));
+            self.emit(self.ack_now(now, p), out);
             return;
         }
         if !f.ack() {
@@ -535,7 +662,7 @@ impl Tcb {
             }
         } else if seq_gt(seg.ack, self.snd_nxt) {
             // Acknowledges something not yet sent: ACK and drop.
-            out.push(self.ack_now(now, p));
+            self.emit(self.ack_now(now, p), out);
             return;
         } else if seq_gt(seg.ack, self.snd_una) {
             self.snd_una = seg.ack;
@@ -570,35 +697,48 @@ impl Tcb {
             }
             _ => {}
         }
-        // Segment text: in-order data is taken and acknowledged at once
-        // (no delayed ACK: the simulation carries no bulk data).
-        let mut must_ack = false;
+        // Segment text (`tcp_data_queue`): in-order data is taken and
+        // owes an ACK (`tcp_event_data_recv`); data out of order, or
+        // after our side stopped taking it, is ACKed at once.
+        let mut immediate = false;
         if seg.len > 0 {
             if matches!(self.state, State::Established | State::FinWait1 | State::FinWait2)
                 && seg.seq == self.rcv_nxt
             {
                 self.rcv_nxt = self.rcv_nxt.wrapping_add(seg.len as u32);
+                self.data_received();
+            } else {
+                self.flags |= FLAG_ACK_SCHEDULED;
+                immediate = true;
             }
-            must_ack = true;
         }
-        // The FIN bit, when it is next in sequence. (A retransmitted FIN
-        // sits below RCV.NXT and was ACKed above as out of window.)
+        // The FIN bit, when it is next in sequence (`tcp_fin`). (A
+        // retransmitted FIN sits below RCV.NXT and was ACKed above as out
+        // of window.) The passive closer owes an ACK and turns
+        // interactive (pingpong): its ACK waits for the delayed-ACK timer,
+        // and a close() before it fires sends one FIN/ACK. A FIN that
+        // answers ours is ACKed at once.
         if f.fin() && !self.fin_received() && seg.seq.wrapping_add(seg.len as u32) == self.rcv_nxt {
             self.rcv_nxt = self.rcv_nxt.wrapping_add(1);
-            self.flags |= FLAG_FIN_RECEIVED;
-            out.push(self.ack_now(now, p));
+            self.flags |= FLAG_FIN_RECEIVED | FLAG_ACK_SCHEDULED;
             match self.state {
-                State::SynReceived | State::Established => self.set_state(now, State::CloseWait),
-                State::FinWait1 if fin_acked => self.enter_time_wait(now, p),
-                State::FinWait1 => self.set_state(now, State::Closing),
-                State::FinWait2 => self.enter_time_wait(now, p),
+                State::SynReceived | State::Established => {
+                    self.set_state(now, State::CloseWait);
+                    self.flags |= FLAG_PINGPONG;
+                }
+                State::FinWait1 => {
+                    self.emit(self.ack_now(now, p), out);
+                    self.set_state(now, State::Closing);
+                }
+                State::FinWait2 => {
+                    self.emit(self.ack_now(now, p), out);
+                    self.enter_time_wait(now, p);
+                    return;
+                }
                 _ => {}
             }
-            return;
         }
-        if must_ack {
-            out.push(self.ack_now(now, p));
-        }
+        self.ack_snd_check(now, immediate, p, out);
     }
 
     fn enter_time_wait(&mut self, now: SimTime, p: &TcpParams) {
@@ -648,7 +788,7 @@ impl Tcb {
             if f.ack() {
                 self.arm(now, TimerKind::TimeWait, TCP_TIMEWAIT_LEN, p);
             }
-            out.push(self.ack_now(now, p));
+            self.emit(self.ack_now(now, p), out);
         }
         Disposition::Done
     }
@@ -658,8 +798,14 @@ impl Tcb {
     /// For a request at a listener, `p.synack_retries` is the threshold the
     /// listener computed (`reqsk_timer_handler` prunes it under load).
     pub fn handle_timeout(&mut self, now: SimTime, p: &TcpParams, out: &mut Vec<Segment>) {
+        if self.delack_at <= now {
+            self.delayed_ack_timer(now, p, out);
+            if self.timer == TimerKind::None || self.deadline > now {
+                return;
+            }
+        }
         match (self.timer, self.state) {
-            (TimerKind::None, _) => {}
+            (TimerKind::None | TimerKind::DelayedAck, _) => {}
             (TimerKind::TimeWait, _) => self.close_with(now, CloseCause::Normal),
             (TimerKind::FinWait2, _) => self.close_with(now, CloseCause::FinTimeout),
             // SYN-SENT (`tcp_retransmit_timer`, `tcp_write_timeout`): the
@@ -689,7 +835,7 @@ impl Tcb {
                     self.close_with(now, CloseCause::Timeout);
                 } else {
                     self.retransmits += 1;
-                    out.push(self.syn_ack(now, p));
+                    self.emit(self.syn_ack(now, p), out);
                     let rto = backoff(TCP_TIMEOUT_INIT, self.retransmits);
                     self.arm_in_timer(now, TimerKind::Retransmit, rto, p);
                 }
@@ -707,7 +853,7 @@ impl Tcb {
                     self.close_with(now, CloseCause::Timeout);
                 } else {
                     self.retransmits += 1;
-                    out.push(self.unacked_segment(now, p));
+                    self.emit(self.unacked_segment(now, p), out);
                     self.arm_in_timer(now, TimerKind::Retransmit, backoff(self.rto(), self.retransmits), p);
                 }
             }

@@ -12,6 +12,14 @@ pub const TCP_RTO_MIN: SimDuration = SimDuration::from_millis(200);
 pub const TCP_RTO_MAX: SimDuration = SimDuration::from_secs(120);
 /// `TCP_TIMEWAIT_LEN`: Linux's fixed TIME-WAIT length ("2MSL").
 pub const TCP_TIMEWAIT_LEN: SimDuration = SimDuration::from_secs(60);
+/// `TCP_ATO_MIN` (HZ/25): the delayed-ACK timeout once data has arrived.
+pub const TCP_ATO_MIN_MS: u16 = 40;
+/// `TCP_DELACK_MIN` (HZ/25) and `TCP_DELACK_MAX` (HZ/5), the bounds of
+/// the delayed-ACK timeout (`tcp_send_delayed_ack`).
+pub const TCP_DELACK_MIN_MS: u64 = 40;
+pub const TCP_DELACK_MAX_MS: u64 = 200;
+/// `TCP_MAX_QUICKACKS`: ACKs sent at once after the first data.
+pub const TCP_MAX_QUICKACKS: u8 = 16;
 /// `tcp_retries2` default: retransmissions on a live connection.
 pub const TCP_RETRIES2: u8 = 15;
 /// The receive window every simulated host advertises.
