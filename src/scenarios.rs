@@ -40,7 +40,7 @@ pub struct Scenario {
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "normal",
-        summary: "three-way handshake, then the four-way teardown (client closes first)",
+        summary: "three-way handshake, then the teardown (client closes first): the server closes before its delayed ACK fires, so one FIN-ACK carries it",
         setup: |_| {},
     },
     Scenario {
@@ -140,7 +140,7 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "lost-fin-ack",
-        summary: "the server's ACK of the FIN is lost: the client resends its FIN, CLOSE-WAIT ACKs again",
+        summary: "the server closes 1 s after the FIN; its delayed ACK (at once: no data, exact timers) is lost: the client resends its FIN, CLOSE-WAIT ACKs again",
         setup: |s| {
             s.rules.push(drop(Ack, 1, ServerToClient));
             s.server.close_delay = SimDuration::from_secs(1);
@@ -165,6 +165,16 @@ pub const SCENARIOS: &[Scenario] = &[
         setup: |s| {
             // The client closes HOLD after it is established (at 20 ms).
             s.script.push((ms(20) + HOLD, ScriptAction::Close(Side::Server)));
+        },
+    },
+    Scenario {
+        name: "close-after-delayed-ack",
+        summary: "the server reads a 100-byte request and closes 100 ms after the client's FIN: its delayed ACK fires first (at 40 ms), a bare ACK, then its FIN",
+        setup: |s| {
+            // The request starts the delayed-ACK engine (ato 40 ms); the
+            // FIN puts the server in pingpong mode, so its ACK waits.
+            s.client.request_bytes = 100;
+            s.server.close_delay = SimDuration::from_millis(100);
         },
     },
     Scenario {

@@ -9,8 +9,9 @@
 //! the queue rules around it.
 
 use super::params::{
-    TCP_ATO_MIN_MS, TCP_DELACK_MAX_MS, TCP_DELACK_MIN_MS, TCP_MAX_QUICKACKS, TCP_RETRIES2, TCP_RTO_MIN, TCP_TIMEOUT_INIT, TCP_TIMEWAIT_LEN, TcpParams, WINDOW, backoff, syn_backoff,
-    syn_model_timeout_ms, tcp_time_stamp,
+    TCP_ATO_MIN_MS, TCP_DELACK_MAX_MS, TCP_DELACK_MIN_MS, TCP_MAX_QUICKACKS, TCP_RETRIES2, TCP_RTO_MIN,
+    TCP_TIMEOUT_INIT, TCP_TIMEWAIT_LEN, TcpParams, WINDOW, backoff, syn_backoff, syn_model_timeout_ms,
+    tcp_time_stamp,
 };
 use super::segment::{Flags, Segment, SockAddr};
 use super::seq::{seq_gt, seq_le, seq_lt};
@@ -207,7 +208,9 @@ impl Tcb {
 
     /// The timer that fires next, the delayed ACK included.
     pub fn next_timer(&self) -> TimerKind {
-        if self.delack_at != SimTime::MAX && (self.timer == TimerKind::None || self.delack_at <= self.deadline) {
+        if self.delack_at != SimTime::MAX
+            && (self.timer == TimerKind::None || self.delack_at <= self.deadline)
+        {
             TimerKind::DelayedAck
         } else {
             self.timer
