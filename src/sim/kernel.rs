@@ -52,6 +52,7 @@ pub fn server_params(s: &ServerConfig, hz: u32) -> TcpParams {
         syn_linear_timeouts: TCP_SYN_LINEAR_TIMEOUTS,
         hz,
         rfc1337: s.tcp_rfc1337,
+        ts_secret: 0,
     }
 }
 
@@ -76,6 +77,7 @@ pub fn client_params(c: &ClientConfig, hz: u32) -> TcpParams {
         syn_linear_timeouts: c.tcp_syn_linear_timeouts,
         hz,
         rfc1337: c.tcp_rfc1337,
+        ts_secret: 0,
     }
 }
 

@@ -9,9 +9,9 @@
 //! the queue rules around it.
 
 use super::params::{
-    TCP_ATO_MIN_MS, TCP_DELACK_MAX_MS, TCP_DELACK_MIN_MS, TCP_MAX_QUICKACKS, TCP_RETRIES2, TCP_RTO_MIN,
-    TCP_TIMEOUT_INIT, TCP_TIMEWAIT_LEN, TcpParams, WINDOW, backoff, syn_backoff, syn_model_timeout_ms,
-    tcp_time_stamp,
+    TCP_ATO_MIN_MS, TCP_DELACK_MAX_MS, TCP_DELACK_MIN_MS, TCP_RETRIES2, TCP_RTO_MIN, TCP_TIMEOUT_INIT,
+    TCP_TIMEWAIT_LEN, TcpParams, WINDOW, backoff, syn_backoff, syn_model_timeout_ms, tcp_time_stamp,
+    tcp_tsval,
 };
 use super::segment::{Flags, Segment, SockAddr};
 use super::seq::{seq_gt, seq_le, seq_lt};
@@ -66,14 +66,16 @@ pub enum Disposition {
     ReopenFromTimeWait { isn: u32 },
 }
 
-const FLAG_ORPHAN: u8 = 1; // the application called close()
-const FLAG_FIN_SENT: u8 = 2;
-const FLAG_RTT_SAMPLED: u8 = 4;
-const FLAG_ACKED_ON_OVERFLOW: u8 = 8; // request: final ACK seen, accept queue was full
-const FLAG_FROM_COOKIE: u8 = 16;
-const FLAG_FIN_RECEIVED: u8 = 32;
-const FLAG_PINGPONG: u8 = 64; // `inet_csk_in_pingpong_mode`: interactive, ACKs wait
-const FLAG_ACK_SCHEDULED: u8 = 128; // `inet_csk_ack_scheduled`: an ACK is owed
+const FLAG_ORPHAN: u16 = 1; // the application called close()
+const FLAG_FIN_SENT: u16 = 2;
+const FLAG_RTT_SAMPLED: u16 = 4;
+const FLAG_ACKED_ON_OVERFLOW: u16 = 8; // request: final ACK seen, accept queue was full
+const FLAG_FROM_COOKIE: u16 = 16;
+const FLAG_FIN_RECEIVED: u16 = 32;
+const FLAG_PINGPONG: u16 = 64; // `inet_csk_in_pingpong_mode`: interactive, ACKs wait
+const FLAG_ACK_SCHEDULED: u16 = 128; // `inet_csk_ack_scheduled`: an ACK is owed
+const FLAG_PEER_SACK: u16 = 256; // the peer's SYN offered SACK_PERM
+const FLAG_PEER_WSCALE: u16 = 512; // the peer's SYN offered a window scale
 
 /// A transmission control block (RFC 9293 §3.3.1). 80 bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,7 +87,7 @@ pub struct Tcb {
     /// Consecutive expiries of the current retransmission timer (a
     /// request's `num_timeout`).
     pub retransmits: u8,
-    flags: u8,
+    flags: u16,
     pub iss: u32,
     pub snd_una: u32,
     pub snd_nxt: u32,
@@ -105,10 +107,9 @@ pub struct Tcb {
     /// Why it closed, once `state == Closed`.
     pub close_cause: Option<CloseCause>,
     /// The delayed-ACK engine (`icsk_ack`): the ACK timeout in ms (0
-    /// until the first data arrives), quick ACKs left, and when the
-    /// delayed-ACK timer fires (`SimTime::MAX`: not armed).
+    /// until the first data arrives) and when the delayed-ACK timer fires
+    /// (`SimTime::MAX`: not armed).
     ato_ms: u16,
-    quick: u8,
     delack_at: SimTime,
 }
 
@@ -134,7 +135,6 @@ impl Tcb {
             state_since: now,
             close_cause: None,
             ato_ms: 0,
-            quick: 0,
             delack_at: SimTime::MAX,
         }
     }
@@ -166,6 +166,7 @@ impl Tcb {
         tcb.irs = syn.seq;
         tcb.rcv_nxt = syn.seq.wrapping_add(1);
         tcb.ts_recent = syn.tsval;
+        tcb.note_peer_syn(syn);
         tcb.snd_nxt = iss.wrapping_add(1);
         out.push(tcb.syn_ack(now, p));
         if p.two_way {
@@ -278,16 +279,9 @@ impl Tcb {
     }
 
     /// Sends `seg`; one that carries an ACK settles whatever ACK was owed
-    /// (`tcp_event_ack_sent`: `tcp_dec_quickack_mode`, then the
-    /// delayed-ACK timer is cleared).
+    /// (`tcp_event_ack_sent` clears the delayed-ACK timer).
     fn emit(&mut self, seg: Segment, out: &mut Vec<Segment>) {
         if seg.flags.ack() && !seg.flags.rst() {
-            if self.quick > 0 && self.flags & FLAG_ACK_SCHEDULED != 0 {
-                self.quick -= 1;
-                if self.quick == 0 {
-                    self.ato_ms = TCP_ATO_MIN_MS;
-                }
-            }
             self.flags &= !FLAG_ACK_SCHEDULED;
             self.delack_at = SimTime::MAX;
         }
@@ -295,22 +289,24 @@ impl Tcb {
     }
 
     /// `tcp_event_data_recv`: in-order data arrived. The first data
-    /// starts the delayed-ACK engine: quick ACKs (`tcp_incr_quickack`;
-    /// WINDOW / (2 MSS) exceeds `TCP_MAX_QUICKACKS` for every MSS here)
+    /// starts the delayed-ACK engine: quick-ACK mode (`tcp_incr_quickack`)
     /// and the ACK timeout at `TCP_ATO_MIN`. Later data would adapt the
     /// timeout to the gaps between segments; a connection here carries
     /// at most one data segment each way.
     fn data_received(&mut self) {
         self.flags |= FLAG_ACK_SCHEDULED;
         if self.ato_ms == 0 {
-            self.quick = self.quick.max(TCP_MAX_QUICKACKS);
             self.ato_ms = TCP_ATO_MIN_MS;
         }
     }
 
     /// `tcp_in_quickack_mode`: quick ACKs left, and not interactive.
+    /// Linux grants `TCP_MAX_QUICKACKS` (16) at the first data
+    /// (WINDOW / (2 MSS) is more for every MSS here) and spends one per
+    /// ACK; a connection here sends a handful of ACKs, so they never run
+    /// out: quick ACKs are left once data has arrived (ato set).
     fn in_quickack_mode(&self) -> bool {
-        self.quick > 0 && self.flags & FLAG_PINGPONG == 0
+        self.ato_ms != 0 && self.flags & FLAG_PINGPONG == 0
     }
 
     /// `__tcp_ack_snd_check`: the owed ACK goes now in quick-ACK mode
@@ -384,14 +380,20 @@ impl Tcb {
         self.delack_at = SimTime::MAX;
     }
 
-    fn tsval(now: SimTime, p: &TcpParams) -> u32 {
-        // The millisecond clock; +1 so that the option is never the
-        // "absent" value 0 at t = 0.
-        if p.timestamps { tcp_time_stamp(now) } else { 0 }
+    /// Our TSval, when the segment carries timestamps: a SYN offers them
+    /// (`tcp_timestamps`); every later segment carries them only if the
+    /// peer's SYN or SYN-ACK did (RFC 7323 §3.2; TS.Recent is then set).
+    fn tsval(&self, now: SimTime, p: &TcpParams, flags: Flags) -> u32 {
+        let offered = flags.syn() && !flags.ack();
+        if p.timestamps && (offered || self.ts_recent != 0) {
+            tcp_tsval(now, p.ts_secret, self.local.ip, self.remote.ip)
+        } else {
+            0
+        }
     }
 
     fn segment(&self, now: SimTime, p: &TcpParams, seq: u32, flags: Flags) -> Segment {
-        let tsval = Tcb::tsval(now, p);
+        let tsval = self.tsval(now, p, flags);
         Segment {
             src: self.local,
             dst: self.remote,
@@ -402,15 +404,38 @@ impl Tcb {
             len: 0,
             mss: 0,
             flags,
+            syn_opts: 0,
         }
     }
 
+    /// A Linux SYN offers MSS, SACK (`tcp_sack`), timestamps and a window
+    /// scale (`tcp_window_scaling`) (`tcp_syn_options`).
     fn syn(&self, now: SimTime, p: &TcpParams) -> Segment {
-        Segment { mss: p.mss, ..self.segment(now, p, self.iss, Flags::SYN) }
+        let syn_opts = Segment::SACK_PERM | Segment::WSCALE;
+        Segment { mss: p.mss, syn_opts, ..self.segment(now, p, self.iss, Flags::SYN) }
     }
 
+    /// The SYN-ACK answers only the options the SYN offered
+    /// (`tcp_synack_options`).
     fn syn_ack(&self, now: SimTime, p: &TcpParams) -> Segment {
-        Segment { mss: p.mss, ..self.segment(now, p, self.iss, Flags::SYN_ACK) }
+        let mut syn_opts = 0;
+        if self.flags & FLAG_PEER_SACK != 0 {
+            syn_opts |= Segment::SACK_PERM;
+        }
+        if self.flags & FLAG_PEER_WSCALE != 0 {
+            syn_opts |= Segment::WSCALE;
+        }
+        Segment { mss: p.mss, syn_opts, ..self.segment(now, p, self.iss, Flags::SYN_ACK) }
+    }
+
+    /// Remembers the options of the peer's SYN, for our SYN-ACKs.
+    fn note_peer_syn(&mut self, syn: &Segment) {
+        if syn.syn_opts & Segment::SACK_PERM != 0 {
+            self.flags |= FLAG_PEER_SACK;
+        }
+        if syn.syn_opts & Segment::WSCALE != 0 {
+            self.flags |= FLAG_PEER_WSCALE;
+        }
     }
 
     fn ack_now(&self, now: SimTime, p: &TcpParams) -> Segment {
@@ -487,11 +512,11 @@ impl Tcb {
     /// `TCP_RTO_MIN`) (`tcp_set_rto`, where `rttvar` never drops below
     /// `tcp_rto_min`). The sample comes from the echoed timestamp, as
     /// `tcp_ack_update_rtt` takes it, so retransmitted handshakes still give one.
-    fn rtt_sample(&mut self, now: SimTime, seg: &Segment) {
+    fn rtt_sample(&mut self, now: SimTime, seg: &Segment, p: &TcpParams) {
         if seg.tsecr == 0 {
             return;
         }
-        let now_ms = tcp_time_stamp(now);
+        let now_ms = tcp_tsval(now, p.ts_secret, self.local.ip, self.remote.ip);
         let rtt_ms = now_ms.wrapping_sub(seg.tsecr);
         if rtt_ms > 3_600_000 {
             return;
@@ -565,13 +590,14 @@ impl Tcb {
         self.ts_recent = seg.tsval;
         if f.ack() {
             self.snd_una = seg.ack;
-            self.rtt_sample(now, seg);
+            self.rtt_sample(now, seg, p);
             self.retransmits = 0;
             self.disarm();
             self.set_state(now, State::Established);
             self.emit(self.ack_now(now, p), out);
         } else {
             // Simultaneous open: SYN-SENT -> SYN-RECEIVED, SYN-ACK with our ISN.
+            self.note_peer_syn(seg);
             self.set_state(now, State::SynReceived);
             self.emit(self.syn_ack(now, p), out);
             self.retransmits = 0;
@@ -603,7 +629,7 @@ impl Tcb {
         {
             self.set_state(now, State::Established);
             self.snd_una = seg.ack;
-            self.rtt_sample(now, seg);
+            self.rtt_sample(now, seg, p);
             self.retransmits = 0;
             self.disarm();
             return;
@@ -655,7 +681,7 @@ impl Tcb {
             if seq_gt(seg.ack, self.snd_una) && seq_le(seg.ack, self.snd_nxt) {
                 self.set_state(now, State::Established);
                 self.snd_una = seg.ack;
-                self.rtt_sample(now, seg);
+                self.rtt_sample(now, seg, p);
                 self.retransmits = 0;
                 self.disarm();
             } else {
@@ -669,7 +695,7 @@ impl Tcb {
             return;
         } else if seq_gt(seg.ack, self.snd_una) {
             self.snd_una = seg.ack;
-            self.rtt_sample(now, seg);
+            self.rtt_sample(now, seg, p);
             self.retransmits = 0;
             if self.snd_una == self.snd_nxt {
                 self.disarm();

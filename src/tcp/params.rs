@@ -1,6 +1,7 @@
 //! The per-host kernel settings the state machine reads, and Linux's
 //! fixed constants.
 
+use crate::engine::rng::mix64;
 use crate::engine::{SimDuration, SimTime};
 pub use crate::tcp::timer_wheel::DEFAULT_HZ;
 
@@ -18,8 +19,6 @@ pub const TCP_ATO_MIN_MS: u16 = 40;
 /// the delayed-ACK timeout (`tcp_send_delayed_ack`).
 pub const TCP_DELACK_MIN_MS: u64 = 40;
 pub const TCP_DELACK_MAX_MS: u64 = 200;
-/// `TCP_MAX_QUICKACKS`: ACKs sent at once after the first data.
-pub const TCP_MAX_QUICKACKS: u8 = 16;
 /// `tcp_retries2` default: retransmissions on a live connection.
 pub const TCP_RETRIES2: u8 = 15;
 /// The receive window every simulated host advertises.
@@ -51,6 +50,9 @@ pub struct TcpParams {
     /// `tcp_rfc1337`: a TIME-WAIT ignores an RST instead of ending early
     /// (`tcp_timewait_state_process`).
     pub rfc1337: bool,
+    /// The host's boot-time secret behind its timestamp offsets
+    /// ([`tcp_tsval`]).
+    pub ts_secret: u64,
 }
 
 impl Default for TcpParams {
@@ -67,6 +69,7 @@ impl Default for TcpParams {
             syn_linear_timeouts: TCP_SYN_LINEAR_TIMEOUTS,
             hz: DEFAULT_HZ,
             rfc1337: false,
+            ts_secret: 0,
         }
     }
 }
@@ -161,6 +164,23 @@ pub enum TwReuse {
 pub fn tcp_time_stamp(now: SimTime) -> u32 {
     (now.as_millis() as u32).wrapping_add(1)
 }
+
+/// The TSval `local` sends toward `remote`: the millisecond clock plus the
+/// connection's `tsoffset`, which `secure_tcp_ts_off` derives from the two
+/// addresses and a secret of the host (so each host's clock looks its own,
+/// and stays monotonic toward one peer, as PAWS needs). Never 0, the
+/// "absent" value here.
+pub fn tcp_tsval(now: SimTime, secret: u64, local: u32, remote: u32) -> u32 {
+    let offset = mix64(secret ^ ((local as u64) << 32 | remote as u64)) as u32;
+    match tcp_time_stamp(now).wrapping_add(offset) {
+        0 => 1,
+        ts => ts,
+    }
+}
+
+/// The window scale a Linux host offers with the default `tcp_rmem`
+/// (6 MB: `tcp_select_initial_window`).
+pub const DEFAULT_WSCALE: u8 = 7;
 
 #[cfg(test)]
 mod tests {
