@@ -40,7 +40,8 @@ pub enum CloseCause {
     Assassinated,
 }
 
-/// The one pending timer of a connection.
+/// A connection's timers: one connection timer (retransmission,
+/// FIN-WAIT-2 or TIME-WAIT) and, beside it, the delayed ACK's.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum TimerKind {
     None,
@@ -304,7 +305,9 @@ impl Tcb {
     /// Linux grants `TCP_MAX_QUICKACKS` (16) at the first data
     /// (WINDOW / (2 MSS) is more for every MSS here) and spends one per
     /// ACK; a connection here sends a handful of ACKs, so they never run
-    /// out: quick ACKs are left once data has arrived (ato set).
+    /// out: quick ACKs are left once data has arrived (ato set). (The
+    /// delayed-ACK timer also sets ato, but it runs only after a FIN,
+    /// when no data can follow.)
     fn in_quickack_mode(&self) -> bool {
         self.ato_ms != 0 && self.flags & FLAG_PINGPONG == 0
     }
