@@ -183,6 +183,14 @@ pub const SCENARIOS: &[Scenario] = &[
         setup: |s| s.client.closer = Closer::Server,
     },
     Scenario {
+        name: "server-closes-after-response",
+        summary: "the server sends 100 bytes and closes after the hold: the client ACKs the data at once (quick ACK), and its close() on EOF comes before its delayed ACK of the FIN: one FIN-ACK",
+        setup: |s| {
+            s.client.closer = Closer::Server;
+            s.server.response_bytes = 100;
+        },
+    },
+    Scenario {
         name: "linger-zero",
         summary: "SO_LINGER {on, 0}: close() sends RST, no TIME-WAIT, the server sees a reset",
         setup: |s| s.client.linger_zero = true,

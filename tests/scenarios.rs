@@ -444,6 +444,35 @@ fn close_after_delayed_ack() {
     assert_eq!(states(&t, Side::Server), expected_server);
 }
 
+/// The client's side of a response and the server's FIN: the data is
+/// its first, ACKed at once (quick-ACK mode); the FIN's ACK is delayed
+/// (pingpong) and rides on the FIN of the close() that EOF triggers.
+#[test]
+fn server_closes_after_response() {
+    let t = trace("server-closes-after-response", &[], 1).unwrap();
+    #[rustfmt::skip]
+    let expected_wire = [
+        "0 C> SYN 0 -",
+        "10 S> SYN-ACK 0 1",
+        "20 C> ACK 1 1",
+        "30 S> PSH-ACK 1 1 len=100",
+        "40 C> ACK 1 101",
+        "530 S> FIN-ACK 101 1",
+        "540 C> FIN-ACK 1 102",
+        "550 S> ACK 102 2",
+    ];
+    assert_eq!(wire(&t), expected_wire);
+    #[rustfmt::skip]
+    let expected_client = [
+        "0 CLOSED->SYN-SENT",
+        "20 SYN-SENT->ESTABLISHED",
+        "540 ESTABLISHED->CLOSE-WAIT",
+        "540 CLOSE-WAIT->LAST-ACK",
+        "560 LAST-ACK->CLOSED",
+    ];
+    assert_eq!(states(&t, Side::Client), expected_client);
+}
+
 /// The server is the active closer and holds the TIME-WAIT.
 #[test]
 fn server_closes_first() {

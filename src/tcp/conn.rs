@@ -313,7 +313,7 @@ impl Tcb {
     }
 
     /// `__tcp_ack_snd_check`: the owed ACK goes now in quick-ACK mode
-    /// (or when `now` is set: out-of-order or duplicate data), else it
+    /// (or when `immediate`: data out of order, or not taken), else it
     /// waits for the delayed-ACK timer.
     fn ack_snd_check(&mut self, now: SimTime, immediate: bool, p: &TcpParams, out: &mut Vec<Segment>) {
         if self.flags & FLAG_ACK_SCHEDULED == 0 {
@@ -335,6 +335,7 @@ impl Tcb {
     fn send_delayed_ack(&mut self, now: SimTime, p: &TcpParams, out: &mut Vec<Segment>) {
         let mut ato = self.ato_ms as u64;
         if ato > TCP_DELACK_MIN_MS {
+            // HZ/2 unless interactive.
             let mut max_ato = if self.flags & FLAG_PINGPONG != 0 { TCP_DELACK_MAX_MS } else { 500 };
             if let Some(srtt) = self.srtt() {
                 max_ato = max_ato.min((srtt.as_nanos() / 1_000_000).max(TCP_DELACK_MIN_MS));
