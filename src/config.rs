@@ -288,6 +288,8 @@ pub struct ServerConfig {
     pub close_delay: SimDuration,
     /// Bytes the application sends on each accepted connection (0: none).
     pub response_bytes: u16,
+    /// `tcp_rfc1337`: TIME-WAIT ignores RSTs.
+    pub tcp_rfc1337: bool,
 }
 
 impl Default for ServerConfig {
@@ -310,6 +312,7 @@ impl Default for ServerConfig {
             linger_zero: false,
             close_delay: SimDuration::ZERO,
             response_bytes: 0,
+            tcp_rfc1337: false,
         }
     }
 }
@@ -367,6 +370,10 @@ pub struct ClientConfig {
     pub tcp_syn_linear_timeouts: u8,
     #[serde(default = "default_tw_reuse")]
     pub tcp_tw_reuse: TwReuse,
+    /// `tcp_tw_reuse_delay`: how long after it began a TIME-WAIT may be
+    /// taken over (whole milliseconds, 1 ms to 60 s).
+    #[serde(default = "default_tw_reuse_delay")]
+    pub tcp_tw_reuse_delay: SimDuration,
     #[serde(default = "yes")]
     pub tcp_timestamps: bool,
     #[serde(default = "default_port_range")]
@@ -380,6 +387,9 @@ pub struct ClientConfig {
     /// SO_LINGER {on, 0} on the clients' sockets.
     #[serde(default)]
     pub linger_zero: bool,
+    /// `tcp_rfc1337`: TIME-WAIT ignores RSTs.
+    #[serde(default)]
+    pub tcp_rfc1337: bool,
     /// The handshake variant, for ablation: "three-way" (TCP) or "two-way"
     /// (the server establishes on the SYN).
     #[serde(default)]
@@ -439,6 +449,9 @@ fn default_hz() -> u32 {
 }
 fn default_tw_reuse() -> TwReuse {
     TwReuse::LoopbackOnly
+}
+fn default_tw_reuse_delay() -> SimDuration {
+    crate::tcp::params::TCP_TW_REUSE_DELAY
 }
 fn yes() -> bool {
     true

@@ -79,11 +79,15 @@ fn an_empty_network_table_changes_nothing_with_stateless_loss() {
 
 #[test]
 fn a_jittered_population_keeps_its_flows_fifo() {
-    // The mobile path jitters, [network]'s does not: FIFO applies to the
-    // mobile flows, so no FIN overtakes its ACK and no RST ends a
-    // TIME-WAIT; with reorder on for mobile alone, it does.
-    let jitter = "delay = { dist = \"uniform\", low = \"9.9ms\", high = \"10.1ms\" }";
-    let fifo = TWO.replace("delay = \"50ms\"\nclient_to_server = { delay = \"30ms\" }", jitter);
+    // The mobile path jitters, [network]'s does not, and the server sends
+    // its bare ACK and its FIN 6 ms apart (its close() comes after the
+    // delayed ACK): FIFO applies to the mobile flows, so no FIN overtakes
+    // its ACK and no RST ends a TIME-WAIT; with reorder on for mobile
+    // alone, it does.
+    let jitter = "delay = { dist = \"uniform\", low = \"5ms\", high = \"25ms\" }";
+    let fifo = TWO
+        .replace("delay = \"50ms\"\nclient_to_server = { delay = \"30ms\" }", jitter)
+        .replace("[network]\n", "[server]\nclose_delay = \"6ms\"\n[network]\n");
     let m = metrics(&run(&fifo));
     assert!(m["TcpOutRsts"] <= 5.0, "{}", m["TcpOutRsts"]);
     let m = metrics(&run(&format!("{fifo}reorder = true\n")));

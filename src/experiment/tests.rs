@@ -311,6 +311,28 @@ fn kernel_timer_keys_say_what_is_allowed() {
 }
 
 #[test]
+fn teardown_keys_say_what_is_allowed() {
+    for (value, got) in [("\"0s\"", "0s"), ("\"61s\"", "61s"), ("\"1.5ms\"", "1500us")] {
+        let m = error(&GOOD.replace("rate = 5", &format!("rate = 5\ntcp_tw_reuse_delay = {value}")));
+        assert!(
+            m.contains(&format!(
+                "clients.web.tcp_tw_reuse_delay: must be a whole number of milliseconds from 1ms to 60s (got {got})"
+            )),
+            "{m}"
+        );
+        plain(&m);
+    }
+    let m = error(&GOOD.replace("rate = 5", "rate = 5\ntcp_rfc1337 = 2"));
+    assert!(m.contains("tcp_rfc1337"), "{m}");
+    plain(&m);
+    let e = parse(&GOOD.replace("rate = 5", "rate = 5\ntcp_tw_reuse_delay = \"100ms\"\ntcp_rfc1337 = true"))
+        .unwrap();
+    let c = &e.runs()[0].config;
+    assert_eq!(c.clients["web"].tcp_tw_reuse_delay, crate::engine::SimDuration::from_millis(100));
+    assert!(c.clients["web"].tcp_rfc1337 && !c.server.tcp_rfc1337);
+}
+
+#[test]
 fn sweep_and_strategy_mistakes_carry_their_line() {
     // A misspelt key inside [strategies]: the strategy's line.
     let m = error(&GOOD.replace("\"server.tcp_syncookies\" = 1", "\"server.tcp_syncokies\" = 1"));

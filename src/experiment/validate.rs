@@ -1,6 +1,8 @@
 //! Value ranges serde cannot check: each failure names the dotted key.
 
 use crate::config::{AttackKind, PathOverride, PopulationNetwork, RunConfig};
+use crate::engine::SimDuration;
+use crate::tcp::params::TCP_TW_REUSE_DELAY_MAX;
 
 type Check = Result<(), (String, String)>;
 
@@ -117,6 +119,15 @@ pub fn check(c: &RunConfig) -> Check {
             return fail(
                 key("tcp_syn_linear_timeouts"),
                 format!("must be at most 127 (got {})", cl.tcp_syn_linear_timeouts),
+            );
+        }
+        // proc_douintvec_minmax: 1 to TCP_PAWS_MSL * 1000 milliseconds.
+        let delay = cl.tcp_tw_reuse_delay;
+        let ms = SimDuration::from_millis(1);
+        if delay < ms || delay > TCP_TW_REUSE_DELAY_MAX || delay.as_nanos() % ms.as_nanos() != 0 {
+            return fail(
+                key("tcp_tw_reuse_delay"),
+                format!("must be a whole number of milliseconds from 1ms to 60s (got {delay})"),
             );
         }
         if let Some(stop) = cl.stop

@@ -5,7 +5,7 @@
 use crate::config::{self, ClientConfig, Handshake, ServerConfig};
 use crate::tcp::params::{
     DEFAULT_MSS, IP_LOCAL_PORT_RANGE, TCP_SYN_LINEAR_TIMEOUTS, TCP_SYN_RETRIES, TCP_SYNACK_RETRIES,
-    effective_orphan_retries,
+    TCP_TW_REUSE_DELAY, effective_orphan_retries,
 };
 use crate::tcp::ports::Ports;
 use crate::tcp::{ListenerConfig, SynCookies, TcpParams, TwReuse};
@@ -51,6 +51,8 @@ pub fn server_params(s: &ServerConfig, hz: u32) -> TcpParams {
         two_way: false,
         syn_linear_timeouts: TCP_SYN_LINEAR_TIMEOUTS,
         hz,
+        rfc1337: s.tcp_rfc1337,
+        ts_secret: 0,
     }
 }
 
@@ -74,6 +76,8 @@ pub fn client_params(c: &ClientConfig, hz: u32) -> TcpParams {
         two_way: false,
         syn_linear_timeouts: c.tcp_syn_linear_timeouts,
         hz,
+        rfc1337: c.tcp_rfc1337,
+        ts_secret: 0,
     }
 }
 
@@ -84,12 +88,12 @@ pub fn attacker_params(hz: u32) -> TcpParams {
 
 /// A client population's ephemeral ports.
 pub fn client_ports(c: &ClientConfig) -> Ports {
-    Ports::new(c.ip_local_port_range, tw_reuse(c.tcp_tw_reuse), c.tcp_timestamps)
+    Ports::new(c.ip_local_port_range, tw_reuse(c.tcp_tw_reuse), c.tcp_tw_reuse_delay, c.tcp_timestamps)
 }
 
 /// An attacking host's ports: Linux defaults.
 pub fn attacker_ports() -> Ports {
-    Ports::new(IP_LOCAL_PORT_RANGE, TwReuse::Off, true)
+    Ports::new(IP_LOCAL_PORT_RANGE, TwReuse::Off, TCP_TW_REUSE_DELAY, true)
 }
 
 #[cfg(test)]

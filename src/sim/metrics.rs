@@ -197,6 +197,10 @@ counters! {
     time_wait_entered_server,
     tw_overflow_client,
     tw_overflow_server,
+    /// TIME-WAIT entries an RST ended early (RFC 1337's assassination,
+    /// allowed by `tcp_rfc1337` = 0), on the clients and on the server.
+    time_wait_assassinated_client,
+    time_wait_assassinated_server,
     /// SO_LINGER {on, 0} aborts (Linux counts them as TcpExtTCPAbortOnData).
     abort_on_linger,
     /// Server TIME-WAIT entries that ran their full length (TcpExtTW).
@@ -217,7 +221,7 @@ pub struct Series {
     pub rows: Vec<(f64, Vec<f64>)>,
 }
 
-pub const SERIES_COLUMNS: [&str; 8] = [
+pub const SERIES_COLUMNS: [&str; 10] = [
     "time_wait_client",
     "time_wait_server",
     "syn_recv",
@@ -226,6 +230,8 @@ pub const SERIES_COLUMNS: [&str; 8] = [
     "ingress_drops_per_s",
     "legit_established_per_s",
     "legit_attempts_per_s",
+    "time_wait_assassinated_client_per_s",
+    "time_wait_assassinated_server_per_s",
 ];
 
 /// Everything a run measures while it runs.
@@ -248,7 +254,7 @@ pub(super) struct Metrics {
     pub series: Series,
     /// The binned counters at the start of the current bin, and the nstat
     /// counters then.
-    bin_start: (u64, u64, u64, u64),
+    bin_start: [u64; 6],
     nstat_at_bin_start: [f64; super::outcome::NSTAT.len()],
     at_warmup: Counters,
     listener_at_warmup: ListenerCounters,
@@ -271,7 +277,7 @@ impl Metrics {
                 columns: SERIES_COLUMNS.iter().chain(super::outcome::NSTAT.iter()).copied().collect(),
                 rows: Vec::new(),
             },
-            bin_start: (0, 0, 0, 0),
+            bin_start: [0; 6],
             nstat_at_bin_start: [0.0; super::outcome::NSTAT.len()],
             at_warmup: Counters::default(),
             listener_at_warmup: ListenerCounters::default(),
@@ -344,12 +350,14 @@ impl Metrics {
         syn_queue: u32,
         accept_queue: usize,
     ) {
-        let c = (
+        let c = [
             listener.listen_drops,
             self.counters.ingress_drops,
             self.counters.legit_established,
             self.counters.legit_attempts,
-        );
+            self.counters.time_wait_assassinated_client,
+            self.counters.time_wait_assassinated_server,
+        ];
         let b = self.bin_start;
         let secs = bin.as_secs_f64();
         let mut row = vec![
@@ -357,11 +365,8 @@ impl Metrics {
             self.tw_server.value as f64,
             syn_queue as f64,
             accept_queue as f64,
-            (c.0 - b.0) as f64 / secs,
-            (c.1 - b.1) as f64 / secs,
-            (c.2 - b.2) as f64 / secs,
-            (c.3 - b.3) as f64 / secs,
         ];
+        row.extend(c.iter().zip(&b).map(|(now, start)| (now - start) as f64 / secs));
         // Every nstat counter's increase over the bin, as `nstat` prints it.
         let nstat = super::outcome::nstat(&self.counters, listener);
         for (i, (_, v)) in nstat.iter().enumerate() {

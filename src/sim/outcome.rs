@@ -126,6 +126,8 @@ impl RunOutcome {
             ("time_wait_entered_client", c.time_wait_entered_client as f64),
             ("time_wait_entered_server", c.time_wait_entered_server as f64),
             ("time_wait_overflow_client", c.tw_overflow_client as f64),
+            ("time_wait_assassinated_client", c.time_wait_assassinated_client as f64),
+            ("time_wait_assassinated_server", c.time_wait_assassinated_server as f64),
             ("attack_syns_sent", c.attack_syns_sent as f64),
             ("attack_syns", c.attack_syns as f64),
             ("syn_recv_peak", self.syn_recv.peak as f64),

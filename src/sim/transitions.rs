@@ -17,6 +17,13 @@ impl<Q: Scheduler<Event>> World<Q> {
         let is_server = self.conns.slots[slot as usize].tcb.local.ip == SERVER.ip;
         if before == State::TimeWait {
             self.time_wait_left(slot, is_server);
+            if self.conns.slots[slot as usize].tcb.close_cause == Some(CloseCause::Assassinated) {
+                if is_server {
+                    self.metrics.counters.time_wait_assassinated_server += 1;
+                } else {
+                    self.metrics.counters.time_wait_assassinated_client += 1;
+                }
+            }
         }
         // No TIME-WAIT entry when the host holds tcp_max_tw_buckets: closed.
         if after == State::TimeWait && !self.time_wait_entered(slot, is_server) {

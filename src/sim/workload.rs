@@ -10,7 +10,7 @@ use crate::config::{AttackKind, Closer, RateProfile, RunConfig};
 use crate::engine::rng::mix64;
 use crate::engine::{Scheduler, SimDuration, SimRng, SimTime};
 use crate::net::link::PathsId;
-use crate::tcp::params::{DEFAULT_MSS, IP_LOCAL_PORT_RANGE, tcp_time_stamp};
+use crate::tcp::params::{DEFAULT_MSS, IP_LOCAL_PORT_RANGE, tcp_tsval};
 use crate::tcp::ports::{PortChoice, Ports};
 use crate::tcp::time_wait::TimeWaitBuckets;
 use crate::tcp::{Flags, Segment, SockAddr, State, Tcb, TcpParams};
@@ -137,7 +137,7 @@ pub(super) fn build(
             request_bytes: c.request_bytes,
             start: SimTime::ZERO + c.start,
             stop: c.stop.map(|s| SimTime::ZERO + s).unwrap_or(SimTime::MAX),
-            params: kernel::client_params(c, cfg.hz),
+            params: TcpParams { ts_secret: server_params.ts_secret, ..kernel::client_params(c, cfg.hz) },
             server_params: kernel::server_params_for(server_params, c),
             ports,
             round_robin: c.host_choice == crate::config::HostChoice::RoundRobin,
@@ -294,9 +294,10 @@ impl<Q: Scheduler<Event>> World<Q> {
                     src: SockAddr::new(ip, port),
                     dst: SERVER,
                     seq: self.rng_attack.next_u32(),
-                    tsval: tcp_time_stamp(now),
+                    tsval: tcp_tsval(now, 0, ip, SERVER.ip),
                     flags: Flags::SYN,
                     mss: DEFAULT_MSS,
+                    syn_opts: Segment::SACK_PERM | Segment::WSCALE,
                     ..Default::default()
                 };
                 self.metrics.counters.attack_syns_sent += 1;

@@ -119,11 +119,15 @@ impl World<TimingWheel<Event>> {
 
 impl<Q: Scheduler<Event>> World<Q> {
     pub fn with_queue(cfg: &RunConfig, seed: u64, run: u64, queue: Q) -> Self {
-        let server_params = kernel::server_params(&cfg.server, cfg.hz);
+        let mut secrets = stream_rng(seed, run, Stream::Secrets);
+        let cookie_secret = secrets.next_u64();
+        // One secret behind every host's timestamp offsets (each host's
+        // offsets still differ: they hash its own address).
+        let ts_secret = secrets.next_u64();
+        let server_params = TcpParams { ts_secret, ..kernel::server_params(&cfg.server, cfg.hz) };
         let mut plan = AddressPlan::default();
         let (mut pops, mut attackers) = workload::build(cfg, &mut plan, server_params, seed, run);
-        let mut secrets = stream_rng(seed, run, Stream::Secrets);
-        let listener = Listener::new(SERVER, kernel::listener_config(&cfg.server), secrets.next_u64());
+        let listener = Listener::new(SERVER, kernel::listener_config(&cfg.server), cookie_secret);
         let ingress = Ingress::new(
             cfg.server.netdev_max_backlog as usize,
             interval(cfg.server.packet_rate.per_second()),

@@ -6,7 +6,7 @@
 //! step, so every queue rule is testable without a simulation.
 
 use super::conn::{CloseCause, Tcb, reset_for};
-use super::params::{SynCookies, TcpParams, tcp_time_stamp};
+use super::params::{SynCookies, TcpParams, tcp_tsval};
 use super::segment::{Flags, Segment, SockAddr};
 use super::state::State;
 use crate::engine::rng::mix64;
@@ -428,7 +428,11 @@ impl<T> Listener<T> {
     fn cookie_syn_ack(&self, now: SimTime, syn: &Segment, p: &TcpParams) -> Segment {
         let client_mss = if syn.mss == 0 { 536 } else { syn.mss };
         let index = COOKIE_MSS_TABLE.iter().rposition(|&m| m <= client_mss).unwrap_or(0);
-        let tsval = if p.timestamps && syn.tsval != 0 { tcp_time_stamp(now) } else { 0 };
+        let tsval = if p.timestamps && syn.tsval != 0 {
+            tcp_tsval(now, p.ts_secret, syn.dst.ip, syn.src.ip)
+        } else {
+            0
+        };
         Segment {
             src: syn.dst,
             dst: syn.src,
@@ -439,6 +443,9 @@ impl<T> Listener<T> {
             len: 0,
             mss: COOKIE_MSS_TABLE[index],
             flags: Flags::SYN_ACK,
+            // `tcp_make_synack` answers the SYN's options (they are lost
+            // only on the way back, without timestamps to carry them).
+            syn_opts: syn.syn_opts,
         }
     }
 }

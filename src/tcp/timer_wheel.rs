@@ -2,7 +2,8 @@
 //! rule, applied where a TCB arms its timer.
 //!
 //! Every TCP timer synsim models (the request's SYN-ACK timer, the
-//! retransmission timer of SYN, data and FIN, FIN-WAIT-2 and TIME-WAIT) is
+//! retransmission timer of SYN, data and FIN, the delayed ACK's,
+//! FIN-WAIT-2 and TIME-WAIT) is
 //! a `timer_list` on the timer wheel (`kernel/time/timer.c`). Arming one
 //! (`mod_timer(timer, jiffies + timeout)`) goes through
 //! `calc_wheel_index()`: the further away the expiry, the coarser the
