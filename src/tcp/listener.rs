@@ -156,12 +156,15 @@ impl<T> Listener<T> {
     }
 
     /// A SYN reached the listener (`tcp_conn_request`), in Linux's order.
+    /// `proven` says whether its sender is a proven peer; it is asked only
+    /// where the last-quarter rule would drop the SYN.
     pub fn on_syn(
         &mut self,
         now: SimTime,
         syn: &Segment,
         p: &TcpParams,
         out: &mut Vec<Segment>,
+        proven: impl FnOnce() -> bool,
     ) -> SynVerdict {
         let mut want_cookie = false;
         if self.cfg.syncookies == SynCookies::Always || self.syn_queue_full() {
@@ -187,10 +190,10 @@ impl<T> Listener<T> {
             return SynVerdict::Cookie;
         }
         // Without cookies the last quarter of tcp_max_syn_backlog is kept
-        // for peers proven alive (`tcp_peer_is_proven`); the simulation
-        // keeps no TCP metrics, so no peer is proven.
+        // for peers proven alive (`tcp_peer_is_proven`: the TCP metrics
+        // cache holds an RTT for the sender's address).
         let msb = self.cfg.max_syn_backlog;
-        if self.cfg.syncookies == SynCookies::Off && msb.saturating_sub(self.qlen) < (msb >> 2) {
+        if self.cfg.syncookies == SynCookies::Off && msb.saturating_sub(self.qlen) < (msb >> 2) && !proven() {
             self.counters.unproven_drops += 1;
             self.counters.listen_drops += 1;
             return SynVerdict::Dropped;

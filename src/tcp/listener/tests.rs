@@ -35,7 +35,7 @@ fn fill(l: &mut Listener<u32>, n: u32) -> Vec<Tcb> {
     let mut out = Vec::new();
     let mut reqs = Vec::new();
     for i in 0..n {
-        if l.on_syn(SimTime::ZERO, &syn(i), &p(), &mut out) == SynVerdict::Queue {
+        if l.on_syn(SimTime::ZERO, &syn(i), &p(), &mut out, || false) == SynVerdict::Queue {
             reqs.push(l.new_request(SimTime::ZERO, &syn(i), 9000 + i, &p(), &mut out));
         }
     }
@@ -64,11 +64,35 @@ fn without_cookies_the_last_quarter_of_max_syn_backlog_is_reserved() {
 }
 
 #[test]
+fn a_proven_peer_passes_the_last_quarter_rule() {
+    // `tcp_conn_request`: the last quarter drops only unproven peers, and
+    // asks about the peer only there.
+    let mut l = Listener::new(S, cfg(4096, 128, SynCookies::Off), 1);
+    assert_eq!(fill(&mut l, 97).len(), 97);
+    let mut out = Vec::new();
+    let mut asked = 0;
+    let mut offer = |l: &mut Listener<u32>, proven: bool| {
+        l.on_syn(SimTime::ZERO, &syn(500), &p(), &mut out, || {
+            asked += 1;
+            proven
+        })
+    };
+    assert_eq!(offer(&mut l, false), SynVerdict::Dropped);
+    assert_eq!(offer(&mut l, true), SynVerdict::Queue);
+    assert_eq!(asked, 2);
+    assert_eq!(l.counters.unproven_drops, 1);
+    // Below the last quarter nobody is asked.
+    let mut l: Listener<u32> = Listener::new(S, cfg(4096, 128, SynCookies::Off), 1);
+    let v = l.on_syn(SimTime::ZERO, &syn(1), &p(), &mut Vec::new(), || unreachable!());
+    assert_eq!(v, SynVerdict::Queue);
+}
+
+#[test]
 fn with_cookies_on_overflow_a_full_queue_answers_statelessly() {
     let mut l = Listener::new(S, cfg(4, 128, SynCookies::OnOverflow), 1);
     let mut out = Vec::new();
     assert_eq!(fill(&mut l, 5).len(), 5);
-    let v = l.on_syn(SimTime::from_secs(1), &syn(99), &p(), &mut out);
+    let v = l.on_syn(SimTime::from_secs(1), &syn(99), &p(), &mut out, || false);
     assert_eq!(v, SynVerdict::Cookie);
     let cookie = out.pop().unwrap();
     assert_eq!((cookie.flags, cookie.ack, cookie.mss), (Flags::SYN_ACK, syn(99).seq + 1, 1460));
@@ -81,7 +105,7 @@ fn a_valid_cookie_ack_rebuilds_the_connection_and_a_forged_one_fails() {
     let mut l: Listener<u32> = Listener::new(S, cfg(4, 128, SynCookies::Always), 1);
     let mut out = Vec::new();
     let s = syn(1);
-    assert_eq!(l.on_syn(SimTime::ZERO, &s, &p(), &mut out), SynVerdict::Cookie);
+    assert_eq!(l.on_syn(SimTime::ZERO, &s, &p(), &mut out, || false), SynVerdict::Cookie);
     // Always: counted as DoCookies for every SYN, as the kernel does.
     assert_eq!(l.counters.reqq_full_do_cookies, 1);
     let cookie = out.pop().unwrap();
@@ -111,7 +135,7 @@ fn a_cookie_expires_after_two_periods() {
     let mut l: Listener<u32> = Listener::new(S, cfg(4, 128, SynCookies::Always), 1);
     let mut out = Vec::new();
     let s = syn(1);
-    l.on_syn(SimTime::from_secs(10), &s, &p(), &mut out);
+    l.on_syn(SimTime::from_secs(10), &s, &p(), &mut out, || false);
     let cookie = out.pop().unwrap();
     let ack = Segment {
         src: s.src,
@@ -131,7 +155,7 @@ fn cookie_mss_is_the_largest_table_value_not_above_the_clients() {
     let mut out = Vec::new();
     for (client_mss, expected) in [(1460, 1460), (1400, 1300), (600, 536), (0, 536)] {
         let s = Segment { mss: client_mss, ..syn(3) };
-        l.on_syn(SimTime::ZERO, &s, &p(), &mut out);
+        l.on_syn(SimTime::ZERO, &s, &p(), &mut out, || false);
         let c = out.pop().unwrap();
         assert_eq!(c.mss, expected);
         let ack = Segment {
@@ -154,7 +178,7 @@ fn a_full_accept_queue_drops_syns_and_final_acks() {
     }
     assert!(l.accept_queue_full(), "3 > 2: sk_acceptq_is_full is strict");
     let mut out = Vec::new();
-    assert_eq!(l.on_syn(SimTime::ZERO, &syn(1), &p(), &mut out), SynVerdict::Dropped);
+    assert_eq!(l.on_syn(SimTime::ZERO, &syn(1), &p(), &mut out, || false), SynVerdict::Dropped);
     assert_eq!((l.counters.listen_overflows, l.counters.listen_drops), (1, 1));
     // A request made before the queue filled: its final ACK is dropped and
     // the request marked acked (tcp_abort_on_overflow = 0).
