@@ -207,6 +207,10 @@ pub struct ServerConfig {
     /// `net.ipv4.tcp_no_metrics_save`: true, connections that end write no
     /// TCP metrics entry (`tcp_update_metrics`), so no peer becomes proven.
     pub tcp_no_metrics_save: bool,
+    /// TCP_DEFER_ACCEPT on the listening socket, seconds (0: off): a bare
+    /// final ACK does not complete the handshake until data comes or about
+    /// this long has passed (`tcp_check_req`, `syn_ack_recalc`).
+    pub tcp_defer_accept: u32,
     /// Ingress queue in front of TCP processing (`enqueue_to_backlog`).
     pub netdev_max_backlog: u32,
     /// Segments per second the server takes off its ingress queue.
@@ -237,6 +241,7 @@ impl Default for ServerConfig {
             tcp_abort_on_overflow: false,
             synack_pruning: true,
             tcp_no_metrics_save: false,
+            tcp_defer_accept: 0,
             netdev_max_backlog: 1000,
             packet_rate: Rate::UNLIMITED,
             accept_rate: Rate::UNLIMITED,

@@ -45,6 +45,7 @@ impl<Q: Scheduler<Event>> World<Q> {
         if let Role::Request { pop: rpop } = role {
             let note = |o: &RequestOutcome| match o {
                 RequestOutcome::Overflowed => Some("accept queue full: ACK dropped".into()),
+                RequestOutcome::Deferred => Some("TCP_DEFER_ACCEPT: bare ACK dropped".into()),
                 _ => Some("".into()),
             };
             let (outcome, before) =
@@ -52,7 +53,9 @@ impl<Q: Scheduler<Event>> World<Q> {
                     l.on_request_segment(now, tcb, &seg, p, out)
                 });
             match outcome {
-                RequestOutcome::Pending | RequestOutcome::Overflowed => self.settle(slot, before),
+                RequestOutcome::Pending | RequestOutcome::Overflowed | RequestOutcome::Deferred => {
+                    self.settle(slot, before)
+                }
                 RequestOutcome::Removed => {
                     self.flush(Side::Server);
                     self.release(slot);

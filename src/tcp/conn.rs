@@ -62,7 +62,7 @@ pub enum Disposition {
 const FLAG_ORPHAN: u8 = 1; // the application called close()
 const FLAG_FIN_SENT: u8 = 2;
 const FLAG_RTT_SAMPLED: u8 = 4;
-const FLAG_ACKED_ON_OVERFLOW: u8 = 8; // request: final ACK seen, accept queue was full
+const FLAG_ACKED: u8 = 8; // request: a final ACK was dropped (accept queue full, or TCP_DEFER_ACCEPT)
 const FLAG_FROM_COOKIE: u8 = 16;
 const FLAG_FIN_RECEIVED: u8 = 32;
 
@@ -190,15 +190,14 @@ impl Tcb {
     pub fn from_cookie_flag(&self) -> bool {
         self.flags & FLAG_FROM_COOKIE != 0
     }
-    /// A request whose final ACK found the accept queue full
-    /// (`inet_rsk(req)->acked`).
-    pub fn acked_on_overflow(&self) -> bool {
-        self.flags & FLAG_ACKED_ON_OVERFLOW != 0
+    /// `inet_rsk(req)->acked`: the request's final ACK came and was
+    /// dropped (the accept queue was full, or TCP_DEFER_ACCEPT waits for data).
+    pub fn acked(&self) -> bool {
+        self.flags & FLAG_ACKED != 0
     }
-    pub fn mark_acked_on_overflow(&mut self) {
-        self.flags |= FLAG_ACKED_ON_OVERFLOW;
+    pub fn mark_acked(&mut self) {
+        self.flags |= FLAG_ACKED;
     }
-    /// The peer's FIN has been received (the application would read EOF).
     pub fn fin_received(&self) -> bool {
         self.flags & FLAG_FIN_RECEIVED != 0
     }

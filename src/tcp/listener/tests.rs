@@ -11,6 +11,7 @@ fn cfg(backlog: u32, syn_backlog: u32, cookies: SynCookies) -> ListenerConfig {
         syncookies: cookies,
         abort_on_overflow: false,
         synack_pruning: true,
+        defer_accept: 0,
     }
 }
 
@@ -197,7 +198,7 @@ fn a_full_accept_queue_drops_syns_and_final_acks() {
         ..Default::default()
     };
     assert_eq!(l.on_request_segment(SimTime::ZERO, req, &ack, &p(), &mut out), RequestOutcome::Overflowed);
-    assert!(req.acked_on_overflow());
+    assert!(req.acked());
     assert_eq!(req.state, State::SynReceived);
     // Room again: the next ACK completes it.
     l.accept();
@@ -274,4 +275,115 @@ fn an_expired_request_leaves_the_queue() {
     assert_eq!((l.syn_queue_len(), l.young_len()), (0, 0));
     assert_eq!(l.counters.request_timeouts, 1);
     assert_eq!(l.counters.synack_retrans, 5);
+}
+
+#[test]
+fn defer_accept_seconds_become_synack_timeouts() {
+    // `secs_to_retrans(val, 1, 120)`: the periods 1, 2, 4 ... 64, 120, 120 ... s.
+    let got: Vec<u8> = [0, 1, 2, 3, 4, 7, 8, 15, 16].iter().map(|&s| defer_accept_retrans(s)).collect();
+    assert_eq!(got, [0, 1, 2, 2, 3, 3, 4, 4, 5]);
+    // 127 s after 7 periods, then 120 s each: 3600 s needs 29 more.
+    assert_eq!(defer_accept_retrans(3600), 36);
+    assert_eq!(defer_accept_retrans(u32::MAX), 255);
+}
+
+fn deferring(defer_accept: u8) -> (Listener<u32>, Tcb) {
+    let mut l = Listener::new(S, ListenerConfig { defer_accept, ..cfg(16, 1024, SynCookies::Off) }, 1);
+    let req = fill(&mut l, 1).pop().unwrap();
+    (l, req)
+}
+
+fn final_ack(req: &Tcb, len: u16) -> Segment {
+    Segment {
+        src: req.remote,
+        dst: S,
+        seq: req.rcv_nxt,
+        ack: req.snd_nxt,
+        len,
+        flags: Flags::ACK,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn defer_accept_drops_a_bare_ack_and_data_completes_the_handshake() {
+    // `tcp_check_req`: the bare ACK is dropped, the request marked acked.
+    let (mut l, mut req) = deferring(1);
+    let mut out = Vec::new();
+    let t = SimTime::from_millis(10);
+    let ack = final_ack(&req, 0);
+    assert_eq!(l.on_request_segment(t, &mut req, &ack, &p(), &mut out), RequestOutcome::Deferred);
+    assert!(req.acked() && out.is_empty());
+    assert_eq!((req.state, l.syn_queue_len(), l.counters.defer_accept_drops), (State::SynReceived, 1, 1));
+    // The request's data: established, the data taken and acknowledged.
+    let data = final_ack(&req, 100);
+    assert_eq!(l.on_request_segment(t, &mut req, &data, &p(), &mut out), RequestOutcome::Established);
+    assert_eq!((req.rcv_nxt, l.syn_queue_len()), (data.seq + 100, 0));
+    // A FIN ends the segment past the ISN + 1 as well: not a bare ACK.
+    let (mut l, mut req) = deferring(1);
+    let fin = Segment { flags: Flags::FIN_ACK, ..final_ack(&req, 0) };
+    assert_eq!(l.on_request_segment(t, &mut req, &fin, &p(), &mut out), RequestOutcome::Established);
+    assert_eq!(req.state, State::CloseWait);
+}
+
+#[test]
+fn without_defer_accept_a_bare_ack_completes_the_handshake() {
+    let (mut l, mut req) = deferring(0);
+    let ack = final_ack(&req, 0);
+    assert_eq!(
+        l.on_request_segment(SimTime::ZERO, &mut req, &ack, &p(), &mut Vec::new()),
+        RequestOutcome::Established
+    );
+    assert_eq!(l.counters.defer_accept_drops, 0);
+}
+
+#[test]
+fn a_deferred_request_gets_its_synack_at_the_deferral_end_then_a_bare_ack_completes_it() {
+    // TCP_DEFER_ACCEPT 4 s = 3 timeouts (at 1, 3 and 7 s). `syn_ack_recalc`:
+    // no SYN-ACK while waiting for data (1 and 3 s), the last chance at the
+    // third timeout (num_timeout 2 >= 3 - 1), after which a bare ACK counts.
+    let (mut l, mut req) = deferring(defer_accept_retrans(4));
+    assert_eq!(l.cfg.defer_accept, 3);
+    let mut out = Vec::new();
+    let ack = final_ack(&req, 0);
+    assert_eq!(l.on_request_segment(SimTime::ZERO, &mut req, &ack, &p(), &mut out), RequestOutcome::Deferred);
+    let mut synacks = Vec::new();
+    for _ in 0..3 {
+        let at = req.poll_timeout().unwrap();
+        assert!(!l.request_timeout(at, &mut req, &p(), &mut out));
+        synacks.push(out.drain(..).filter(|s| s.flags == Flags::SYN_ACK).count());
+    }
+    assert_eq!(synacks, [0, 0, 1]);
+    assert_eq!(l.counters.synack_retrans, 1);
+    let at = req.poll_timeout().unwrap();
+    assert_eq!(l.on_request_segment(at, &mut req, &ack, &p(), &mut out), RequestOutcome::Established);
+}
+
+#[test]
+fn an_acked_request_outlives_its_synack_retries_until_the_deferral_ends() {
+    // tcp_synack_retries 1, TCP_DEFER_ACCEPT 3 timeouts: `syn_ack_recalc`
+    // expires an acked request only at num_timeout >= max(1, 3); one that
+    // never got an ACK goes at its retries as ever.
+    let silent = TcpParams { synack_retries: 1, ..p() };
+    let (mut l, mut acked) = deferring(3);
+    let mut out = Vec::new();
+    let ack = final_ack(&acked, 0);
+    l.on_request_segment(SimTime::ZERO, &mut acked, &ack, &p(), &mut out);
+    let mut timeouts = 0;
+    while let Some(at) = acked.poll_timeout() {
+        timeouts += 1;
+        if l.request_timeout(at, &mut acked, &silent, &mut out) {
+            break;
+        }
+    }
+    assert_eq!(timeouts, 4, "expired at the 4th timeout (num_timeout 3)");
+    let (mut l2, mut never) = deferring(3);
+    let mut n = 0;
+    while let Some(at) = never.poll_timeout() {
+        n += 1;
+        if l2.request_timeout(at, &mut never, &silent, &mut out) {
+            break;
+        }
+    }
+    assert_eq!(n, 2, "1 retry, expired at the 2nd timeout");
 }
