@@ -25,6 +25,9 @@ pub const TCP_METRICS_TIMEOUT_MS: u32 = 60 * 60 * 1000;
 /// `GOLDEN_RATIO_32` of `hash_32()`.
 const GOLDEN_RATIO_32: u32 = 0x61C8_8647;
 
+/// The whole table, once allocated: 1.2 MB.
+pub const TABLE_BYTES: usize = TCP_METRICS_HASH_SLOTS * std::mem::size_of::<[Entry; CHAIN]>();
+
 /// One `tcp_metrics_block`, reduced to what `tcp_peer_is_proven` reads.
 /// 12 bytes; `addr == 0` marks an unused place in a chain.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
@@ -173,7 +176,8 @@ mod tests {
         assert!(m.peer_is_proven(SimTime::from_secs(2), 0x0B00_0001));
         assert!(!m.peer_is_proven(SimTime::from_secs(2), 0x0B00_0002));
         assert_eq!(m.len(), 1);
-        assert_eq!(m.memory_bytes(), TCP_METRICS_HASH_SLOTS * CHAIN * 12);
+        assert_eq!(m.memory_bytes(), TABLE_BYTES);
+        assert_eq!(TABLE_BYTES, TCP_METRICS_HASH_SLOTS * CHAIN * 12, "12 bytes an entry");
     }
 
     #[test]
