@@ -54,9 +54,10 @@ KNOWN13 = "known disagreement (issue 13): the accept queue"
 
 
 def P(pid, flood, mode="poisson", cookies=0, backlog=128, msb=2048, retries=5, peers="fresh", known=None, quick=False,
-      what="", legit=LEGIT_RATE, accept=0, abort=0):
+      what="", legit=LEGIT_RATE, accept=0, abort=0, defer=0):
     return dict(id=pid, flood=flood, mode=mode, cookies=cookies, backlog=backlog, msb=msb, retries=retries,
-                peers=peers, known=known, quick=quick, what=what, legit=legit, accept=accept, abort=abort)
+                peers=peers, known=known, quick=quick, what=what, legit=legit, accept=accept, abort=abort,
+                defer=defer)
 
 
 POINTS = [
@@ -92,10 +93,15 @@ POINTS = [
     # Issue 12: a fresh boot with tcp_no_metrics_save = 0, the kernel default.
     P("k2-saved", 300, backlog=1024, msb=1024, peers="saved",
       what="as k2-remembered from a fresh boot, metrics saved: proven once its first connection has ended"),
+    # Issue 12: TCP_DEFER_ACCEPT 1 s (nginx's deferred). The client sends no data and closes at once:
+    # its bare ACK is dropped (TCPDeferAcceptDrop), its FIN completes the handshake.
+    P("da1", 0, defer=1, what="TCP_DEFER_ACCEPT 1 s, no flood: bare ACK dropped, the FIN completes"),
+    P("da1-q34-300", 300, backlog=1024, msb=1024, defer=1,
+      what="TCP_DEFER_ACCEPT 1 s under the q34-300-fresh flood"),
 ]
 
 GATED = ["TcpExtListenDrops", "TcpExtListenOverflows", "TcpExtTCPReqQFullDrop", "TcpExtTCPReqQFullDoCookies",
-         "TcpExtSyncookiesSent", "TcpExtSyncookiesRecv"]
+         "TcpExtSyncookiesSent", "TcpExtSyncookiesRecv", "TcpExtTCPDeferAcceptDrop"]
 REPORTED = GATED + ["TcpExtTCPSynRetrans", "TcpOutRsts"]
 COUNT_FLOOR = 20  # counts at or below this on both sides agree (noise)
 
@@ -250,7 +256,8 @@ def run_kernel(pt, idx, bindir, work):
     nsx("srv", "ip", "tcp_metrics", "flush", "all", check=False)
     total = WARMUP + LEGIT + TAIL
     lst = spawn("srv", str(bindir / "listener"), "--port", str(port), "--backlog", str(pt["backlog"]),
-                "--accept-rate", str(pt["accept"]), "--duration", str(total + 20))
+                "--accept-rate", str(pt["accept"]), "--duration", str(total + 20),
+                *(["--defer-accept", str(pt["defer"])] if pt["defer"] else []))
     if "ready" not in lst.stdout.readline():
         raise RuntimeError("listener did not start")
     if pt["peers"] == "remembered":
@@ -353,6 +360,7 @@ def synsim_toml(pt, rate):
         # entry; "saved": a fresh boot, the first connection that ends writes it).
         f"tcp_no_metrics_save = {'false' if pt['peers'] in ('remembered', 'saved') else 'true'}",
         f"accept_rate = {pt['accept']:g}" if pt["accept"] else 'accept_rate = "unlimited"',
+        f"tcp_defer_accept = {pt['defer']}   # the listener's TCP_DEFER_ACCEPT, seconds",
         f"netdev_max_backlog = {netdev_max_backlog()}", "",
         "[clients.legit]", "hosts = 1", f"rate = {pt['legit']:g}", 'hold = "0s"',
         f'start = "{WARMUP:g}s"', f'stop = "{WARMUP + LEGIT:g}s"', f"tcp_syn_retries = {CLIENT_SYN_RETRIES}",
@@ -416,6 +424,7 @@ COLS = [("success", "legit success", "{:.3f}"), ("tier0", "first SYN", "{:.2f}")
         ("TcpExtListenOverflows", "ListenOverflows", "{:.0f}"), ("TcpExtTCPReqQFullDrop", "ReqQFullDrop", "{:.0f}"),
         ("TcpExtTCPReqQFullDoCookies", "ReqQFullDoCookies", "{:.0f}"),
         ("TcpExtSyncookiesSent", "SyncookiesSent", "{:.0f}"), ("TcpExtSyncookiesRecv", "SyncookiesRecv", "{:.0f}"),
+        ("TcpExtTCPDeferAcceptDrop", "DeferAcceptDrop", "{:.0f}"),
         ("TcpExtTCPSynRetrans", "SYN-ACK retrans", "{:.0f}"), ("TcpOutRsts", "OutRsts", "{:.0f}"),
         ("syn_recv_mean", "SYN-RECV mean", "{:.1f}"), ("accept_queue_mean", "accept queue mean", "{:.1f}")]
 
