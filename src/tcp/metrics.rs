@@ -25,8 +25,9 @@ pub const TCP_METRICS_TIMEOUT_MS: u32 = 60 * 60 * 1000;
 /// `GOLDEN_RATIO_32` of `hash_32()`.
 const GOLDEN_RATIO_32: u32 = 0x61C8_8647;
 
-/// The whole table, once allocated: 1.2 MB.
-pub const TABLE_BYTES: usize = TCP_METRICS_HASH_SLOTS * std::mem::size_of::<[Entry; CHAIN]>();
+/// The whole table, once allocated: 1.2 MB (and its 2 KB occupancy bitmap).
+pub const TABLE_BYTES: usize =
+    TCP_METRICS_HASH_SLOTS * std::mem::size_of::<[Entry; CHAIN]>() + TCP_METRICS_HASH_SLOTS / 8;
 
 /// One `tcp_metrics_block`, reduced to what `tcp_peer_is_proven` reads.
 /// 12 bytes; `addr == 0` marks an unused place in a chain.
@@ -45,6 +46,10 @@ struct Entry {
 pub struct TcpMetrics {
     /// Each bucket's chain, head first; unused places at the end.
     buckets: Vec<[Entry; CHAIN]>,
+    /// One bit per bucket that holds an entry (entries are never removed):
+    /// 2 KB that stay in cache, so a flood's lookups of addresses that are
+    /// not there (most of them) rarely touch the 1.2 MB table.
+    occupied: Vec<u64>,
     /// `net_hash_mix(net)`: a per-boot random value mixed into the hash.
     mix: u32,
     entries: usize,
@@ -61,7 +66,7 @@ fn after(a: u32, b: u32) -> bool {
 
 impl TcpMetrics {
     pub fn new(mix: u32) -> Self {
-        TcpMetrics { buckets: Vec::new(), mix, entries: 0 }
+        TcpMetrics { buckets: Vec::new(), occupied: Vec::new(), mix, entries: 0 }
     }
 
     /// Entries in the cache.
@@ -75,7 +80,7 @@ impl TcpMetrics {
 
     /// Bytes the cache holds (the bucket array, once allocated).
     pub fn memory_bytes(&self) -> usize {
-        self.buckets.capacity() * std::mem::size_of::<[Entry; CHAIN]>()
+        self.buckets.capacity() * std::mem::size_of::<[Entry; CHAIN]>() + self.occupied.capacity() * 8
     }
 
     /// `hash_32(ipv4_addr_hash(addr) ^ net_hash_mix(net), log)`; the address
@@ -85,10 +90,10 @@ impl TcpMetrics {
     }
 
     fn find(&mut self, addr: u32) -> Option<&mut Entry> {
-        if self.buckets.is_empty() {
+        let b = self.bucket(addr);
+        if self.occupied.get(b / 64).is_none_or(|w| w & (1 << (b % 64)) == 0) {
             return None;
         }
-        let b = self.bucket(addr);
         self.buckets[b].iter_mut().take_while(|e| e.addr != 0).find(|e| e.addr == addr)
     }
 
@@ -135,8 +140,10 @@ impl TcpMetrics {
     fn insert(&mut self, entry: Entry) {
         if self.buckets.is_empty() {
             self.buckets = vec![[Entry::default(); CHAIN]; TCP_METRICS_HASH_SLOTS];
+            self.occupied = vec![0; TCP_METRICS_HASH_SLOTS / 64];
         }
         let b = self.bucket(entry.addr);
+        self.occupied[b / 64] |= 1 << (b % 64);
         let chain = &mut self.buckets[b];
         let len = chain.iter().take_while(|e| e.addr != 0).count();
         if len > TCP_METRICS_RECLAIM_DEPTH {
@@ -177,7 +184,11 @@ mod tests {
         assert!(!m.peer_is_proven(SimTime::from_secs(2), 0x0B00_0002));
         assert_eq!(m.len(), 1);
         assert_eq!(m.memory_bytes(), TABLE_BYTES);
-        assert_eq!(TABLE_BYTES, TCP_METRICS_HASH_SLOTS * CHAIN * 12, "12 bytes an entry");
+        assert_eq!(
+            TABLE_BYTES,
+            TCP_METRICS_HASH_SLOTS * CHAIN * 12 + 2048,
+            "12 bytes an entry, a bit a bucket"
+        );
     }
 
     #[test]
