@@ -198,6 +198,7 @@ impl Tcb {
     pub fn mark_acked(&mut self) {
         self.flags |= FLAG_ACKED;
     }
+    /// The peer's FIN has been received (the application would read EOF).
     pub fn fin_received(&self) -> bool {
         self.flags & FLAG_FIN_RECEIVED != 0
     }

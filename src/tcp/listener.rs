@@ -311,7 +311,7 @@ impl<T> Listener<T> {
             return true;
         }
         if !resend {
-            out.truncate(sent);
+            out.truncate(sent); // the timer ran; its SYN-ACK stays unsent
         }
         if was_young {
             self.age();
