@@ -121,7 +121,12 @@ impl<Q: Scheduler<Event>> World<Q> {
             _ => false,
         };
         if ends_well {
-            let rtt_estimated = tcb.srtt().is_some() && tcb.retransmits == 0;
+            // synsim samples the RTT from timestamps only (`Tcb::rtt_sample`).
+            // Without them on the connection Linux samples segments that were
+            // not retransmitted (Karn), as a connection that ends with its
+            // timer not backed off has had: count that as an estimate.
+            let without_timestamps = !self.server.tcp_timestamps || tcb.ts_recent == 0;
+            let rtt_estimated = (tcb.srtt().is_some() || without_timestamps) && tcb.retransmits == 0;
             self.tcp_metrics.update(self.now, tcb.remote.ip, rtt_estimated);
         }
     }

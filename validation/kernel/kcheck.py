@@ -54,10 +54,10 @@ KNOWN13 = "known disagreement (issue 13): the accept queue"
 
 
 def P(pid, flood, mode="poisson", cookies=0, backlog=128, msb=2048, retries=5, peers="fresh", known=None, quick=False,
-      what="", legit=LEGIT_RATE, accept=0, abort=0, defer=0):
+      what="", legit=LEGIT_RATE, accept=0, abort=0, defer=0, client_ts=1):
     return dict(id=pid, flood=flood, mode=mode, cookies=cookies, backlog=backlog, msb=msb, retries=retries,
                 peers=peers, known=known, quick=quick, what=what, legit=legit, accept=accept, abort=abort,
-                defer=defer)
+                defer=defer, client_ts=client_ts)
 
 
 POINTS = [
@@ -95,6 +95,8 @@ POINTS = [
       what="as k2-remembered from a fresh boot, metrics saved: proven once its first connection has ended"),
     # Issue 12: TCP_DEFER_ACCEPT 1 s (nginx's deferred). The client sends no data and closes at once:
     # its bare ACK is dropped (TCPDeferAcceptDrop), its FIN completes the handshake.
+    P("k2-saved-nots", 300, backlog=1024, msb=1024, peers="saved", client_ts=0,
+      what="k2-saved with the client's tcp_timestamps = 0: RTT samples without timestamps (Karn)"),
     P("da1", 0, defer=1, what="TCP_DEFER_ACCEPT 1 s, no flood: bare ACK dropped, the FIN completes"),
     P("da1-q34-300", 300, backlog=1024, msb=1024, defer=1,
       what="TCP_DEFER_ACCEPT 1 s under the q34-300-fresh flood"),
@@ -254,6 +256,7 @@ def run_kernel(pt, idx, bindir, work):
     srv("ipv4.tcp_abort_on_overflow", pt["abort"])
     srv("ipv4.tcp_no_metrics_save", 0 if pt["peers"] in ("remembered", "saved") else 1)
     nsx("srv", "ip", "tcp_metrics", "flush", "all", check=False)
+    nsx("cli", "sysctl", "-qw", f"net.ipv4.tcp_timestamps={pt['client_ts']}")
     total = WARMUP + LEGIT + TAIL
     lst = spawn("srv", str(bindir / "listener"), "--port", str(port), "--backlog", str(pt["backlog"]),
                 "--accept-rate", str(pt["accept"]), "--duration", str(total + 20),
@@ -365,6 +368,7 @@ def synsim_toml(pt, rate):
         "[clients.legit]", "hosts = 1", f"rate = {pt['legit']:g}", 'hold = "0s"',
         f'start = "{WARMUP:g}s"', f'stop = "{WARMUP + LEGIT:g}s"', f"tcp_syn_retries = {CLIENT_SYN_RETRIES}",
         "tcp_syn_linear_timeouts = 0   # as the client namespace sets it",
+        f"tcp_timestamps = {'true' if pt['client_ts'] else 'false'}",
     ]
     if pt["peers"] == "remembered":
         lines.append("remembered = 1.0   # it connected before the flood (run_kernel)")
