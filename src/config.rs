@@ -271,6 +271,13 @@ pub struct ServerConfig {
     /// Linux's young-request pruning in `reqsk_timer_handler`; false makes
     /// the SYN queue a textbook loss system (an ablation, not a sysctl).
     pub synack_pruning: bool,
+    /// `net.ipv4.tcp_no_metrics_save`: true, connections that end write no
+    /// TCP metrics entry (`tcp_update_metrics`), so no peer becomes proven.
+    pub tcp_no_metrics_save: bool,
+    /// TCP_DEFER_ACCEPT on the listening socket, seconds (0: off): a bare
+    /// final ACK does not complete the handshake until data comes or about
+    /// this long has passed (`tcp_check_req`, `syn_ack_recalc`).
+    pub tcp_defer_accept: u32,
     /// Ingress queue in front of TCP processing (`enqueue_to_backlog`).
     pub netdev_max_backlog: u32,
     /// Segments per second the server takes off its ingress queue.
@@ -302,6 +309,8 @@ impl Default for ServerConfig {
             tcp_synack_retries: 5,
             tcp_abort_on_overflow: false,
             synack_pruning: true,
+            tcp_no_metrics_save: false,
+            tcp_defer_accept: 0,
             netdev_max_backlog: 1000,
             packet_rate: Rate::UNLIMITED,
             accept_rate: Rate::UNLIMITED,
@@ -402,6 +411,11 @@ pub struct ClientConfig {
     /// Open loop: stop after this many connect() calls (none: no limit).
     #[serde(default)]
     pub max_connections: Option<u64>,
+    /// Share of the hosts the server's TCP metrics cache remembers at the
+    /// start (each host drawn alone): 0 is a fresh boot, 1 every host
+    /// completed a connection just before the run (`tcp_peer_is_proven`).
+    #[serde(default)]
+    pub remembered: f64,
     /// Open loop: how arrivals are spaced.
     #[serde(default)]
     pub arrival: Arrival,

@@ -240,6 +240,7 @@ fn client() -> ClientConfig {
         handshake: Handshake::ThreeWay,
         host_choice: HostChoice::Random,
         max_connections: None,
+        remembered: 0.0,
         arrival: Default::default(),
         network: None,
     }

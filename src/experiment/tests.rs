@@ -266,6 +266,28 @@ fn a_profile_may_be_written_by_its_name() {
 }
 
 #[test]
+fn tcp_metrics_and_defer_accept_keys_read_and_check() {
+    let e = parse(&GOOD.replace("rate = 5", "rate = 5\nremembered = 0.25").replace(
+        "tcp_syncookies = 0",
+        "tcp_syncookies = 0\ntcp_no_metrics_save = true\ntcp_defer_accept = 1",
+    ))
+    .unwrap();
+    let c = &e.runs()[0].config;
+    assert_eq!(c.clients["web"].remembered, 0.25);
+    assert!(c.server.tcp_no_metrics_save);
+    assert_eq!(c.server.tcp_defer_accept, 1);
+    let d = &parse(GOOD).unwrap().runs()[0].config;
+    assert_eq!(
+        (d.clients["web"].remembered, d.server.tcp_no_metrics_save, d.server.tcp_defer_accept),
+        (0.0, false, 0)
+    );
+    let m = error(&GOOD.replace("rate = 5", "rate = 5\nremembered = 1.5"));
+    assert!(m.contains("clients.web.remembered: must be in [0, 1] (got 1.5)"), "{m}");
+    let m = error(&GOOD.replace("tcp_syncookies = 0", "tcp_defer_accept = -1"));
+    assert!(m.contains("server.tcp_defer_accept") && m.contains("-1"), "{m}");
+}
+
+#[test]
 fn integers_out_of_range_say_what_is_allowed() {
     let m = error(&GOOD.replace("hosts = 10", "hosts = \"a\""));
     assert!(

@@ -105,6 +105,7 @@ pub fn check(c: &RunConfig) -> Check {
             }
         }
         share(key("client_close_share"), cl.client_close_share)?;
+        share(key("remembered"), cl.remembered)?;
         let [lo, hi] = cl.ip_local_port_range;
         if lo == 0 || lo > hi {
             return fail(

@@ -3,6 +3,7 @@
 //! but `engine`.
 
 use crate::config::{self, ClientConfig, Handshake, ServerConfig};
+use crate::tcp::listener::defer_accept_retrans;
 use crate::tcp::params::{
     DEFAULT_MSS, IP_LOCAL_PORT_RANGE, TCP_SYN_LINEAR_TIMEOUTS, TCP_SYN_RETRIES, TCP_SYNACK_RETRIES,
     TCP_TW_REUSE_DELAY, effective_orphan_retries,
@@ -34,6 +35,7 @@ pub fn listener_config(s: &ServerConfig) -> ListenerConfig {
         syncookies: syncookies(s.tcp_syncookies),
         abort_on_overflow: s.tcp_abort_on_overflow,
         synack_pruning: s.synack_pruning,
+        defer_accept: defer_accept_retrans(s.tcp_defer_accept),
     }
 }
 

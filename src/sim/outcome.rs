@@ -78,6 +78,7 @@ impl ListenerCounters {
             syncookies_failed: self.syncookies_failed - earlier.syncookies_failed,
             syncookies_without_options: self.syncookies_without_options - earlier.syncookies_without_options,
             unproven_drops: self.unproven_drops - earlier.unproven_drops,
+            defer_accept_drops: self.defer_accept_drops - earlier.defer_accept_drops,
             synack_retrans: self.synack_retrans - earlier.synack_retrans,
             request_timeouts: self.request_timeouts - earlier.request_timeouts,
             passive_opens: self.passive_opens - earlier.passive_opens,
@@ -159,7 +160,7 @@ impl RunOutcome {
 /// The counters kept under their nstat names, in one place: summary.csv
 /// reports them over the measured window, timeseries.csv per bin (as
 /// `nstat` prints deltas).
-pub const NSTAT: [&str; 16] = [
+pub const NSTAT: [&str; 17] = [
     "TcpActiveOpens",
     "TcpPassiveOpens",
     "TcpAttemptFails",
@@ -176,10 +177,11 @@ pub const NSTAT: [&str; 16] = [
     "TcpExtTW",
     "TcpExtTCPTimeWaitOverflow",
     "TcpExtTCPAbortOnData",
+    "TcpExtTCPDeferAcceptDrop",
 ];
 
 /// The values of [`NSTAT`], in its order.
-pub fn nstat(c: &Counters, l: &ListenerCounters) -> [(&'static str, f64); 16] {
+pub fn nstat(c: &Counters, l: &ListenerCounters) -> [(&'static str, f64); 17] {
     let v = [
         c.tcp_active_opens,
         l.passive_opens,
@@ -197,6 +199,7 @@ pub fn nstat(c: &Counters, l: &ListenerCounters) -> [(&'static str, f64); 16] {
         c.time_wait_expired_server,
         c.tw_overflow_server,
         c.abort_on_linger,
+        l.defer_accept_drops,
     ];
     std::array::from_fn(|i| (NSTAT[i], v[i] as f64))
 }

@@ -30,9 +30,9 @@ use crate::net::ingress::{Admit, Ingress};
 use crate::net::link::{Delivery, Link, PathsId};
 use crate::net::{Direction, DropRule};
 use crate::tcp::time_wait::TimeWaitBuckets;
-use crate::tcp::{Listener, Segment, SockAddr, State, Tcb, TcpParams};
+use crate::tcp::{Listener, Segment, SockAddr, State, Tcb, TcpMetrics, TcpParams};
 use crate::trace::{RecordKind, Side, TraceRecord};
-use rand::Rng;
+use rand::{Rng, RngExt};
 use std::borrow::Cow;
 
 /// Everything that can happen. Small and `Copy` (48 bytes).
@@ -89,6 +89,8 @@ pub struct World<Q: Scheduler<Event> = TimingWheel<Event>> {
     /// CONFIG_HZ of every host (`tcp::timer_wheel`; 0: exact timers).
     pub(super) hz: u32,
     pub(super) listener: Listener<u32>,
+    /// The server's TCP metrics cache: the peers it has proven.
+    pub(super) tcp_metrics: TcpMetrics,
     pub(super) accept_interval: Option<SimDuration>,
     pub(super) accept_pending: bool,
     pub(super) last_accept: SimTime,
@@ -117,6 +119,25 @@ impl World<TimingWheel<Event>> {
     }
 }
 
+/// The server's TCP metrics cache at the start: each host of a population
+/// remembered with the population's `remembered` share, as if its last
+/// connection had just ended well (`tcp_update_metrics`). The cache keeps
+/// what its buckets hold (`tcp_metrics::TcpMetrics`).
+fn remembered_peers(cfg: &RunConfig, pops: &[Population], rng: &mut SimRng) -> TcpMetrics {
+    let mut metrics = TcpMetrics::new(rng.next_u32());
+    for (c, pop) in cfg.clients.values().zip(pops) {
+        if c.remembered <= 0.0 {
+            continue;
+        }
+        for h in 0..pop.hosts {
+            if c.remembered >= 1.0 || rng.random::<f64>() < c.remembered {
+                metrics.update(SimTime::ZERO, pop.base + h as u32, true);
+            }
+        }
+    }
+    metrics
+}
+
 impl<Q: Scheduler<Event>> World<Q> {
     pub fn with_queue(cfg: &RunConfig, seed: u64, run: u64, queue: Q) -> Self {
         let mut secrets = stream_rng(seed, run, Stream::Secrets);
@@ -128,6 +149,7 @@ impl<Q: Scheduler<Event>> World<Q> {
         let mut plan = AddressPlan::default();
         let (mut pops, mut attackers) = workload::build(cfg, &mut plan, server_params, seed, run);
         let listener = Listener::new(SERVER, kernel::listener_config(&cfg.server), cookie_secret);
+        let tcp_metrics = remembered_peers(cfg, &pops, &mut secrets);
         let ingress = Ingress::new(
             cfg.server.netdev_max_backlog as usize,
             interval(cfg.server.packet_rate.per_second()),
@@ -165,6 +187,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             server_params,
             hz: cfg.hz,
             listener,
+            tcp_metrics,
             accept_interval: interval(cfg.server.accept_rate.per_second()),
             accept_pending: false,
             last_accept: SimTime::ZERO,

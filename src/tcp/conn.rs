@@ -70,7 +70,7 @@ pub enum Disposition {
 const FLAG_ORPHAN: u16 = 1; // the application called close()
 const FLAG_FIN_SENT: u16 = 2;
 const FLAG_RTT_SAMPLED: u16 = 4;
-const FLAG_ACKED_ON_OVERFLOW: u16 = 8; // request: final ACK seen, accept queue was full
+const FLAG_ACKED: u16 = 8; // request: a final ACK was dropped (accept queue full, or TCP_DEFER_ACCEPT)
 const FLAG_FROM_COOKIE: u16 = 16;
 const FLAG_FIN_RECEIVED: u16 = 32;
 const FLAG_PINGPONG: u16 = 64; // `inet_csk_in_pingpong_mode`: interactive, ACKs wait
@@ -230,13 +230,13 @@ impl Tcb {
     pub fn from_cookie_flag(&self) -> bool {
         self.flags & FLAG_FROM_COOKIE != 0
     }
-    /// A request whose final ACK found the accept queue full
-    /// (`inet_rsk(req)->acked`).
-    pub fn acked_on_overflow(&self) -> bool {
-        self.flags & FLAG_ACKED_ON_OVERFLOW != 0
+    /// `inet_rsk(req)->acked`: the request's final ACK came and was
+    /// dropped (the accept queue was full, or TCP_DEFER_ACCEPT waits for data).
+    pub fn acked(&self) -> bool {
+        self.flags & FLAG_ACKED != 0
     }
-    pub fn mark_acked_on_overflow(&mut self) {
-        self.flags |= FLAG_ACKED_ON_OVERFLOW;
+    pub fn mark_acked(&mut self) {
+        self.flags |= FLAG_ACKED;
     }
     /// The peer's FIN has been received (the application would read EOF).
     pub fn fin_received(&self) -> bool {

@@ -1,6 +1,6 @@
 /* listener: a plain TCP listener for the kernel check.
  *
- *   listener --port 8080 --backlog 128 [--accept-rate R] [--duration S]
+ *   listener --port 8080 --backlog 128 [--accept-rate R] [--duration S] [--defer-accept S]
  *
  * listen(backlog); accepts at once (--accept-rate 0, the default) or at
  * most R per second, evenly spaced; each accepted connection is read until
@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,11 +33,13 @@ static double now_s(void) {
 int main(int argc, char **argv) {
     int port = 8080, backlog = 128;
     double accept_rate = 0, duration = 60;
+    int defer_accept = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--backlog")) backlog = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--accept-rate")) accept_rate = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--duration")) duration = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--defer-accept")) defer_accept = atoi(argv[i + 1]);
         else { fprintf(stderr, "listener: unknown option %s\n", argv[i]); return 2; }
     }
     if (argc % 2 == 0 || duration <= 0 || duration > 3600) { fprintf(stderr, "listener: bad arguments\n"); return 2; }
@@ -47,6 +50,11 @@ int main(int argc, char **argv) {
     int one = 1;
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_ANY)};
+    /* TCP_DEFER_ACCEPT in seconds, as nginx's "deferred" sets it (1). */
+    if (defer_accept > 0 && setsockopt(ls, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_accept, sizeof defer_accept)) {
+        perror("listener: TCP_DEFER_ACCEPT");
+        return 1;
+    }
     if (bind(ls, (struct sockaddr *)&a, sizeof a) || listen(ls, backlog)) { perror("listener: bind/listen"); return 1; }
     int ep = epoll_create1(0);
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = ls};
