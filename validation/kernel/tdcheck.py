@@ -206,7 +206,7 @@ def synsim_toml(pt):
     ]
     if pt["rfc1337"]:
         # Only asked for when the point needs it: a synsim without the key rejects it.
-        lines.append(f"tcp_rfc1337 = {pt['rfc1337']}")
+        lines.append("tcp_rfc1337 = true")
     return "\n".join(lines) + "\n"
 
 
@@ -220,7 +220,7 @@ def run_synsim(pt, synsim, work):
                        capture_output=True, text=True, timeout=900, env=os.environ | {"RUST_BACKTRACE": "0"})
     if r.returncode != 0:
         msg = (r.stderr or r.stdout).strip()
-        if "tcp_rfc1337" in msg:
+        if "unknown key `tcp_rfc1337`" in msg or "unknown field `tcp_rfc1337`" in msg:
             return None, "synsim has no tcp_rfc1337 yet"
         raise RuntimeError(f"synsim failed: {msg.splitlines()[0] if msg else r.returncode}")
     rows = list(csv.DictReader(open(out / "summary.csv")))
