@@ -2,6 +2,7 @@
  *
  *   listener --port 8080 --backlog 128 [--accept-rate R] [--workers N]
  *            [--service constant|exponential] [--seed S] [--duration S]
+ *            [--count-peer IP] [--log FILE]
  *
  * listen(backlog). With --accept-rate 0 (the default) it accepts at once.
  * With R > 0 it is a server process of N workers (default 1): a free worker
@@ -14,9 +15,12 @@
  * busy-until times), so the service times are exact and the order of
  * accept()s is the accept queue's. Each accepted connection is read until
  * EOF (or error) and closed, whatever its worker is doing. Exits after
- * --duration seconds or on SIGINT/SIGTERM, printing accepted/closed counts.
+ * --duration seconds or on SIGINT/SIGTERM, printing accepted/closed counts
+ * (and, with --count-peer, how many of the accepted came from that address).
+ * --log FILE: one line per accept(), its CLOCK_MONOTONIC time in seconds.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -65,6 +69,8 @@ int main(int argc, char **argv) {
     double accept_rate = 0, duration = 60;
     const char *service = "constant";
     uint64_t seed = 1;
+    struct in_addr peer = {0};
+    FILE *log_f = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--backlog")) backlog = atoi(argv[i + 1]);
@@ -73,6 +79,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--service")) service = argv[i + 1];
         else if (!strcmp(argv[i], "--seed")) seed = strtoull(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--duration")) duration = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--log")) { if (!(log_f = fopen(argv[i + 1], "w"))) return 2; }
+        else if (!strcmp(argv[i], "--count-peer")) { if (!inet_aton(argv[i + 1], &peer)) return 2; }
         else { fprintf(stderr, "listener: unknown option %s\n", argv[i]); return 2; }
     }
     int exponential = !strcmp(service, "exponential");
@@ -104,7 +112,7 @@ int main(int argc, char **argv) {
     int watching = 1;        /* ls in the epoll set with EPOLLIN */
     printf("listener ready port=%d backlog=%d\n", port, backlog);
     fflush(stdout);
-    long accepted = 0, closed = 0;
+    long accepted = 0, closed = 0, from_peer = 0;
     double end = now_s() + duration;
     struct epoll_event evs[256];
     char buf[4096];
@@ -116,9 +124,13 @@ int main(int argc, char **argv) {
         double next_free = end;
         for (int w = 0; w < workers; w++) {
             if (accept_rate <= 0 || busy[w] <= now) {
-                int c = accept4(ls, NULL, NULL, SOCK_NONBLOCK);
+                struct sockaddr_in from;
+                socklen_t fl = sizeof from;
+                int c = accept4(ls, (struct sockaddr *)&from, &fl, SOCK_NONBLOCK);
                 if (c < 0) { free_w++; continue; }
                 accepted++;
+                from_peer += from.sin_addr.s_addr == peer.s_addr;
+                if (log_f) fprintf(log_f, "%.6f\n", now_s());
                 struct epoll_event ce = {.events = EPOLLIN | EPOLLRDHUP, .data.fd = c};
                 epoll_ctl(ep, EPOLL_CTL_ADD, c, &ce);
                 if (accept_rate <= 0) { w--; continue; } /* accepts at once: drain the queue */
@@ -152,6 +164,7 @@ int main(int argc, char **argv) {
             }
         }
     }
-    printf("listener accepted=%ld closed=%ld\n", accepted, closed);
+    if (log_f) fclose(log_f);
+    printf("listener accepted=%ld closed=%ld from_peer=%ld\n", accepted, closed, from_peer);
     return 0;
 }
