@@ -712,8 +712,11 @@ fn same_seed_same_trace_other_seed_other_isns_same_shape() {
         let b = trace(s.name, &[], 7).unwrap();
         assert_eq!(a.records, b.records, "{}: not reproducible", s.name);
         let c = trace(s.name, &[], 8).unwrap();
-        if s.name.starts_with("syn-flood") || s.name.starts_with("old-dup") {
-            continue; // their wire shows foreign absolute numbers
+        if s.name.starts_with("syn-flood")
+            || s.name.starts_with("old-dup")
+            || s.name.starts_with("accept-queue")
+        {
+            continue; // their wire shows foreign absolute numbers (or interleaved connections')
         }
         assert_ne!(common::isns(&a), common::isns(&c), "{}: ISNs do not depend on the seed", s.name);
         assert_eq!(wire(&a), wire(&c), "{}: the shape changed with the seed", s.name);
@@ -805,10 +808,7 @@ fn traced_wire(t: &synsim::scenarios::Trace) -> Vec<String> {
 }
 
 fn notes(t: &synsim::scenarios::Trace, note: &str) -> usize {
-    t.records
-        .iter()
-        .filter(|r| r.note == note && r.seg.is_some_and(|s| s.src == t.client))
-        .count()
+    t.records.iter().filter(|r| r.note == note && r.seg.is_some_and(|s| s.src == t.client)).count()
 }
 
 fn accepts(t: &synsim::scenarios::Trace) -> Vec<u64> {
@@ -858,7 +858,8 @@ fn accept_queue_overflow_with_abort_resets_the_client() {
         "235 S> RST 1 -",
     ];
     assert_eq!(traced_wire(&t), expected);
-    let client: Vec<String> = states(&t, Side::Client).into_iter().filter(|s| s.starts_with("245 ")).collect();
+    let client: Vec<String> =
+        states(&t, Side::Client).into_iter().filter(|s| s.starts_with("245 ")).collect();
     assert_eq!(client, ["245 ESTABLISHED->CLOSED"]);
     assert_eq!(accepts(&t), [30, 2030, 4030]);
 }

@@ -350,14 +350,27 @@ fn sysctl_prefixes_and_duplicate_tables_are_named() {
 fn the_server_process_keys_say_what_is_wrong() {
     let cases = [
         ("workers = 0", "server.workers: must be an integer from 1 to 100000 (got 0)"),
-        ("workers = \"many\"", "server.workers: an integer from 1 to 100000"),
-        ("service_time = \"gamma\"", "server.service_time: \"constant\", \"exponential\" or \"table\""),
-        ("service_time = \"table\"", "server.service_table: service_time = \"table\" needs a table of durations"),
-        ("service_time = \"table\"\nservice_table = [\"0s\"]", "server.service_table: needs at least one duration above 0"),
+        (
+            "workers = \"many\"",
+            "server.workers: must be an integer from 1 to 100000 (got the string \"many\")",
+        ),
+        (
+            "service_time = \"gamma\"",
+            "server.service_time: unknown value `gamma` (allowed: constant, exponential, table)",
+        ),
+        (
+            "service_time = \"table\"",
+            "server.service_table: service_time = \"table\" needs a table of durations",
+        ),
+        (
+            "service_time = \"table\"\nservice_table = [\"0s\"]",
+            "server.service_table: needs at least one duration above 0",
+        ),
         ("service_table = [\"5ms\"]", "server.service_table: is read only with service_time = \"table\""),
     ];
     for (keys, want) in cases {
-        let text = GOOD.replace("[server]\ntcp_syncookies = 0\n", &format!("[server]\ntcp_syncookies = 0\n{keys}\n"));
+        let text = GOOD
+            .replace("[server]\ntcp_syncookies = 0\n", &format!("[server]\ntcp_syncookies = 0\n{keys}\n"));
         let m = error(&text);
         assert!(m.contains(want), "{keys}\n  got: {m}\n want: {want}");
         plain(&m);

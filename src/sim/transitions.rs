@@ -84,13 +84,14 @@ impl<Q: Scheduler<Event>> World<Q> {
             }
             Role::ServerChild { created, confirmed, sent, .. } => {
                 if after == State::Closed {
-                    if self.conns.slots[slot as usize].tcb.close_cause == Some(CloseCause::Reset) {
-                        if !confirmed && sent > 0 {
-                            // Two-way ablation: a connection nobody wanted.
-                            self.metrics.counters.unwanted_established += 1;
-                            self.metrics.counters.unwanted_segments += sent as u64;
-                            self.metrics.counters.unwanted_established_ns += (now - created).as_nanos();
-                        }
+                    if self.conns.slots[slot as usize].tcb.close_cause == Some(CloseCause::Reset)
+                        && !confirmed
+                        && sent > 0
+                    {
+                        // Two-way ablation: a connection nobody wanted.
+                        self.metrics.counters.unwanted_established += 1;
+                        self.metrics.counters.unwanted_segments += sent as u64;
+                        self.metrics.counters.unwanted_established_ns += (now - created).as_nanos();
                     }
                 } else if after == State::CloseWait
                     && let Role::ServerChild { accepted: true, .. } = role

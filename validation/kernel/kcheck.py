@@ -256,7 +256,7 @@ class Sampler(threading.Thread):
 
 # ---------------------------------------------------------------- one point
 
-def run_kernel(pt, idx, bindir, work):
+def run_kernel(pt, idx, bindir, work, capture=False):
     port = 8000 + idx
     srv = lambda k, v: nsx("srv", "sysctl", "-qw", f"net.{k}={v}")  # noqa: E731
     srv("ipv4.tcp_syncookies", pt["cookies"])
@@ -279,6 +279,11 @@ def run_kernel(pt, idx, bindir, work):
         nsx("cli", str(bindir / "client"), "--dst", SRV_CLI, "--port", str(port), "--rate", "30",
             "--duration", "1", "--wait", "2", "--out", "/dev/null", timeout=10)
         time.sleep(0.5)
+    cap = None
+    if capture:  # the legit client's segments as srv sees them (tshark), for --keep
+        cap = spawn("srv", "tshark", "-q", "-i", "s-cli", "-w", str(work / f"{pt['id']}-srv.pcapng"),
+                    "-f", f"tcp port {port}", out=subprocess.DEVNULL)
+        time.sleep(1.0)
     before_atk = read_counters("atk")
     c0 = read_counters("srv")
     flood = None
@@ -313,6 +318,9 @@ def run_kernel(pt, idx, bindir, work):
     atk = read_counters("atk")
     lst.send_signal(signal.SIGTERM)
     lst_out, _ = finish(lst, 10)
+    if cap:
+        cap.send_signal(signal.SIGTERM)
+        finish(cap, 10)
     m = re.search(r"from_peer=(\d+)", lst_out)  # the legit client's connections only
     accepted = int(m.group(1)) if m else 0
     sampler.join(10)
@@ -530,6 +538,8 @@ def main():
                     help="write each point's synsim experiment file into DIR and exit (no root needed)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "latest")
     ap.add_argument("--keep", type=Path, help="keep raw files (client CSVs, TOMLs, synsim folders) here")
+    ap.add_argument("--capture", action="store_true", help="with --keep: a pcapng of the legit client's segments "
+                    "at srv for each point (needs tshark)")
     args = ap.parse_args()
     if args.emit_toml:
         args.emit_toml.mkdir(parents=True, exist_ok=True)
@@ -587,7 +597,7 @@ def main():
         for pt in points:
             idx = POINTS.index(pt)
             log(f"{pt['id']}: {pt['what']}")
-            k = run_kernel(pt, idx, bindir, work)
+            k = run_kernel(pt, idx, bindir, work, capture=args.capture and args.keep is not None)
             rate = pt["flood"]
             # Feed synsim the flood the kernel got if the sender fell short by > 5 %.
             if rate and abs(k["flood_rate"] / rate - 1) > 0.05:
