@@ -17,6 +17,12 @@ pub struct RunConfig {
     /// Metrics ignore events before this time.
     #[serde(default)]
     pub warmup: SimDuration,
+    /// The run's last stretch, in which no new attempt is measured: the
+    /// measured window is [warmup, duration - drain], and attempts made in
+    /// it keep resolving (SYN retries, up to 127 s with Linux's defaults)
+    /// under the same load until the run ends.
+    #[serde(default)]
+    pub drain: SimDuration,
     /// Time-series bin width.
     #[serde(default = "default_bin")]
     pub bin: SimDuration,
@@ -66,7 +72,68 @@ pub struct PathOverride {
     pub loss: Option<LossSpec>,
 }
 
+/// `[clients.NAME.network]` or `[attackers.NAME.network]`: one
+/// population's paths (mobile clients beside datacenter ones). A key left
+/// out is `[network]`'s. The population's loss runs on its own channels
+/// (its own Gilbert-Elliott state per direction), unless `shared_loss`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PopulationNetwork {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<DelaySpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<LossSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_to_server: Option<PathOverride>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_to_client: Option<PathOverride>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reorder: Option<bool>,
+    /// The population's segments are lost on `[network]`'s channels, one
+    /// bottleneck per direction shared with every population that has no
+    /// `network` table (then it takes `[network]`'s loss, not its own).
+    #[serde(default)]
+    pub shared_loss: bool,
+}
+
+impl PopulationNetwork {
+    /// Whether any of its tables sets a loss (which `shared_loss` forbids).
+    pub fn sets_loss(&self) -> bool {
+        self.loss.is_some()
+            || [&self.client_to_server, &self.server_to_client]
+                .iter()
+                .any(|o| o.as_ref().is_some_and(|o| o.loss.is_some()))
+    }
+}
+
+/// One population's paths with every key resolved: the most specific
+/// setting wins (its direction table, its own key, `[network]`'s direction
+/// table, `[network]`'s key).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResolvedPaths {
+    pub client_to_server: (DelaySpec, LossSpec),
+    pub server_to_client: (DelaySpec, LossSpec),
+    pub reorder: bool,
+    pub shared_loss: bool,
+}
+
 impl NetworkConfig {
+    /// The paths of a population with its own `network` table.
+    pub fn for_population(&self, p: &PopulationNetwork) -> ResolvedPaths {
+        let pick = |own: Option<&PathOverride>, (delay, loss): (DelaySpec, LossSpec)| {
+            (
+                own.and_then(|o| o.delay.clone()).or_else(|| p.delay.clone()).unwrap_or(delay),
+                own.and_then(|o| o.loss.clone()).or_else(|| p.loss.clone()).unwrap_or(loss),
+            )
+        };
+        ResolvedPaths {
+            client_to_server: pick(p.client_to_server.as_ref(), self.client_to_server()),
+            server_to_client: pick(p.server_to_client.as_ref(), self.server_to_client()),
+            reorder: p.reorder.unwrap_or(self.reorder),
+            shared_loss: p.shared_loss,
+        }
+    }
+
     pub fn client_to_server(&self) -> (DelaySpec, LossSpec) {
         self.direction(self.client_to_server.as_ref())
     }
@@ -204,6 +271,13 @@ pub struct ServerConfig {
     /// Linux's young-request pruning in `reqsk_timer_handler`; false makes
     /// the SYN queue a textbook loss system (an ablation, not a sysctl).
     pub synack_pruning: bool,
+    /// `net.ipv4.tcp_no_metrics_save`: true, connections that end write no
+    /// TCP metrics entry (`tcp_update_metrics`), so no peer becomes proven.
+    pub tcp_no_metrics_save: bool,
+    /// TCP_DEFER_ACCEPT on the listening socket, seconds (0: off): a bare
+    /// final ACK does not complete the handshake until data comes or about
+    /// this long has passed (`tcp_check_req`, `syn_ack_recalc`).
+    pub tcp_defer_accept: u32,
     /// Ingress queue in front of TCP processing (`enqueue_to_backlog`).
     pub netdev_max_backlog: u32,
     /// Segments per second the server takes off its ingress queue.
@@ -231,6 +305,8 @@ pub struct ServerConfig {
     pub close_delay: SimDuration,
     /// Bytes the application sends on each accepted connection (0: none).
     pub response_bytes: u16,
+    /// `tcp_rfc1337`: TIME-WAIT ignores RSTs.
+    pub tcp_rfc1337: bool,
 }
 
 impl Default for ServerConfig {
@@ -243,6 +319,8 @@ impl Default for ServerConfig {
             tcp_synack_retries: 5,
             tcp_abort_on_overflow: false,
             synack_pruning: true,
+            tcp_no_metrics_save: false,
+            tcp_defer_accept: 0,
             netdev_max_backlog: 1000,
             packet_rate: Rate::UNLIMITED,
             accept_rate: Rate::UNLIMITED,
@@ -256,6 +334,7 @@ impl Default for ServerConfig {
             linger_zero: false,
             close_delay: SimDuration::ZERO,
             response_bytes: 0,
+            tcp_rfc1337: false,
         }
     }
 }
@@ -327,6 +406,10 @@ pub struct ClientConfig {
     pub tcp_syn_linear_timeouts: u8,
     #[serde(default = "default_tw_reuse")]
     pub tcp_tw_reuse: TwReuse,
+    /// `tcp_tw_reuse_delay`: how long after it began a TIME-WAIT may be
+    /// taken over (whole milliseconds, 1 ms to 60 s).
+    #[serde(default = "default_tw_reuse_delay")]
+    pub tcp_tw_reuse_delay: SimDuration,
     #[serde(default = "yes")]
     pub tcp_timestamps: bool,
     #[serde(default = "default_port_range")]
@@ -340,6 +423,9 @@ pub struct ClientConfig {
     /// SO_LINGER {on, 0} on the clients' sockets.
     #[serde(default)]
     pub linger_zero: bool,
+    /// `tcp_rfc1337`: TIME-WAIT ignores RSTs.
+    #[serde(default)]
+    pub tcp_rfc1337: bool,
     /// The handshake variant, for ablation: "three-way" (TCP) or "two-way"
     /// (the server establishes on the SYN).
     #[serde(default)]
@@ -352,9 +438,17 @@ pub struct ClientConfig {
     /// Open loop: stop after this many connect() calls (none: no limit).
     #[serde(default)]
     pub max_connections: Option<u64>,
+    /// Share of the hosts the server's TCP metrics cache remembers at the
+    /// start (each host drawn alone): 0 is a fresh boot, 1 every host
+    /// completed a connection just before the run (`tcp_peer_is_proven`).
+    #[serde(default)]
+    pub remembered: f64,
     /// Open loop: how arrivals are spaced.
     #[serde(default)]
     pub arrival: Arrival,
+    /// This population's own paths (none: `[network]`'s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<PopulationNetwork>,
 }
 
 /// How an open-loop population's connect() calls are spaced in time.
@@ -396,6 +490,9 @@ fn default_hz() -> u32 {
 }
 fn default_tw_reuse() -> TwReuse {
     TwReuse::LoopbackOnly
+}
+fn default_tw_reuse_delay() -> SimDuration {
+    crate::tcp::params::TCP_TW_REUSE_DELAY
 }
 fn yes() -> bool {
     true
@@ -505,6 +602,11 @@ pub struct AttackerConfig {
     /// half-open and connect-flood: how many real attacking hosts.
     #[serde(default = "default_attack_hosts")]
     pub hosts: u64,
+    /// The attacker's own paths (none: `[network]`'s). A spoofed-syn
+    /// attacker's SYNs take its client-to-server path; the answers go to
+    /// spoofed addresses, which are `[network]`'s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<PopulationNetwork>,
 }
 
 fn all_addresses() -> u64 {

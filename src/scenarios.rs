@@ -14,7 +14,7 @@ use crate::sim::addr::SERVER;
 use crate::sim::{ScriptAction, World};
 use crate::tcp::params::{
     DEFAULT_HZ, DEFAULT_MSS, IP_LOCAL_PORT_RANGE, TCP_FIN_TIMEOUT, TCP_MAX_TW_BUCKETS,
-    TCP_SYN_LINEAR_TIMEOUTS, TCP_SYN_RETRIES,
+    TCP_SYN_LINEAR_TIMEOUTS, TCP_SYN_RETRIES, TCP_TW_REUSE_DELAY,
 };
 use crate::tcp::{Flags, Segment, SegmentKind, SockAddr};
 use crate::trace::{Side, TraceRecord};
@@ -40,7 +40,7 @@ pub struct Scenario {
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "normal",
-        summary: "three-way handshake, then the four-way teardown (client closes first)",
+        summary: "three-way handshake, then the teardown (client closes first): the server closes before its delayed ACK fires, so one FIN-ACK carries it",
         setup: |_| {},
     },
     Scenario {
@@ -140,7 +140,7 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "lost-fin-ack",
-        summary: "the server's ACK of the FIN is lost: the client resends its FIN, CLOSE-WAIT ACKs again",
+        summary: "the server closes 1 s after the FIN; its delayed ACK (at once: no data, exact timers) is lost: the client resends its FIN, CLOSE-WAIT ACKs again",
         setup: |s| {
             s.rules.push(drop(Ack, 1, ServerToClient));
             s.server.close_delay = SimDuration::from_secs(1);
@@ -168,9 +168,27 @@ pub const SCENARIOS: &[Scenario] = &[
         },
     },
     Scenario {
+        name: "close-after-delayed-ack",
+        summary: "the server reads a 100-byte request and closes 100 ms after the client's FIN: its delayed ACK fires first (at 40 ms), a bare ACK, then its FIN",
+        setup: |s| {
+            // The request starts the delayed-ACK engine (ato 40 ms); the
+            // FIN puts the server in pingpong mode, so its ACK waits.
+            s.client.request_bytes = 100;
+            s.server.close_delay = SimDuration::from_millis(100);
+        },
+    },
+    Scenario {
         name: "server-closes-first",
         summary: "the server closes first and holds the TIME-WAIT",
         setup: |s| s.client.closer = Closer::Server,
+    },
+    Scenario {
+        name: "server-closes-after-response",
+        summary: "the server sends 100 bytes and closes after the hold: the client ACKs the data at once (quick ACK), and its close() on EOF comes before its delayed ACK of the FIN: one FIN-ACK",
+        setup: |s| {
+            s.client.closer = Closer::Server;
+            s.server.response_bytes = 100;
+        },
     },
     Scenario {
         name: "linger-zero",
@@ -221,16 +239,20 @@ fn client() -> ClientConfig {
         tcp_syn_retries: TCP_SYN_RETRIES,
         tcp_syn_linear_timeouts: TCP_SYN_LINEAR_TIMEOUTS,
         tcp_tw_reuse: TwReuse::LoopbackOnly,
+        tcp_tw_reuse_delay: TCP_TW_REUSE_DELAY,
         tcp_timestamps: true,
         ip_local_port_range: IP_LOCAL_PORT_RANGE,
         tcp_fin_timeout: TCP_FIN_TIMEOUT,
         tcp_orphan_retries: 0,
         tcp_max_tw_buckets: TCP_MAX_TW_BUCKETS,
         linger_zero: false,
+        tcp_rfc1337: false,
         handshake: Handshake::ThreeWay,
         host_choice: HostChoice::Random,
         max_connections: None,
+        remembered: 0.0,
         arrival: Default::default(),
+        network: None,
     }
 }
 
@@ -323,6 +345,7 @@ pub fn setup(name: &str) -> Option<TraceSetup> {
     let config = RunConfig {
         duration: TRACE_LIMIT,
         warmup: SimDuration::ZERO,
+        drain: SimDuration::ZERO,
         bin: SimDuration::ZERO,
         hz: parts.hz,
         network: crate::config::NetworkConfig { delay: DelaySpec::Fixed(ONE_WAY), ..Default::default() },

@@ -109,8 +109,8 @@ hold = "10s"
 /// TcpExtTW counts TIME-WAIT sockets made (`__inet_twsk_schedule`), per
 /// namespace: in a 10 s run none expires, yet every closed connection is
 /// counted once, on the side that closed first: the clients' here, the
-/// server's when it closes first (at FIN-WAIT-2, which tcp_fin_timeout =
-/// 60 s makes a TIME-WAIT socket; 3 s makes it TcpExtTWKilled instead).
+/// server's when it closes first; through FIN-WAIT-2 at its start, which
+/// tcp_fin_timeout = 60 s makes a TIME-WAIT socket (3 s: TcpExtTWKilled).
 #[test]
 fn tcp_ext_tw_counts_time_waits_entered_per_namespace() {
     let run = |closer: &str, fin_timeout: &str| {
@@ -129,5 +129,21 @@ fn tcp_ext_tw_counts_time_waits_entered_per_namespace() {
     assert_eq!(s["TcpExtTW"], s["time_wait_entered_server"], "{s:?}");
     assert!(s["TcpExtTW"] > 150.0, "{s:?}");
     assert_eq!(s["client_TcpExtTW"], 0.0);
-    assert_eq!(run("server", "3s")["TcpExtTW"], 0.0);
+    // Through FIN-WAIT-2 (the server closes 100 ms after the client's FIN,
+    // its delayed ACK goes first): counted there once with a 60 s
+    // tcp_fin_timeout, not at all with 3 s.
+    let through_fin_wait2 = |fin_timeout: &str| {
+        metrics_of(&format!(
+            "duration = \"10s\"\n[network]\ndelay = \"1ms\"\n[server]\nclose_delay = \"100ms\"\n\
+             [clients.web]\nhosts = 100\nrate = 20\nhold = \"10ms\"\ncloser = \"client\"\n\
+             tcp_fin_timeout = \"{fin_timeout}\"\n"
+        ))
+    };
+    let long = through_fin_wait2("60s");
+    assert!(long["client_TcpExtTW"] >= long["legit_established"] - 2.0, "{long:?}");
+    // Counted at FIN-WAIT-2: also the connection still there at the end.
+    assert!(long["client_TcpExtTW"] >= long["time_wait_entered_client"], "{long:?}");
+    let short = through_fin_wait2("3s");
+    assert_eq!(short["client_TcpExtTW"], 0.0, "{short:?}");
+    assert!(short["time_wait_entered_client"] > 150.0, "{short:?}");
 }

@@ -27,8 +27,12 @@ fn jitter_no_longer_assassinates_time_wait() {
     assert!(fifo["TcpOutRsts"] <= 5.0, "{}", fifo["TcpOutRsts"]);
     let (a, b) = (constant["time_wait_peak_client"], fifo["time_wait_peak_client"]);
     assert!((a - b).abs() <= 0.03 * a, "TIME-WAIT peak {b} vs {a} with a constant delay");
-    // Independent delays, as before: the FIN overtakes, RSTs kill TIME-WAITs.
+    // Independent delays: the server's delayed ACK rides on its FIN/ACK
+    // (its close() comes before the delayed-ACK timer), so there is no
+    // bare ACK for the FIN to overtake either (tests/teardown.rs has the
+    // case where there is).
     let reordered = run(jitter, true);
-    assert!(reordered["TcpOutRsts"] > 100.0, "{}", reordered["TcpOutRsts"]);
-    assert!(reordered["time_wait_peak_client"] < 0.8 * a, "{}", reordered["time_wait_peak_client"]);
+    assert!(reordered["TcpOutRsts"] <= 5.0, "{}", reordered["TcpOutRsts"]);
+    let c = reordered["time_wait_peak_client"];
+    assert!((a - c).abs() <= 0.03 * a, "TIME-WAIT peak {c} vs {a} with a constant delay");
 }

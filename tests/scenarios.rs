@@ -8,7 +8,7 @@ use common::{states, wire};
 use synsim::scenarios::trace;
 use synsim::trace::Side;
 
-/// SYN (seq=x) -> SYN-ACK (seq=y, ack=x+1) -> ACK (seq=x+1, ack=y+1, no sequence consumed); then FIN, ACK, FIN, ACK.
+/// SYN (seq=x) -> SYN-ACK (seq=y, ack=x+1) -> ACK (seq=x+1, ack=y+1, no sequence consumed); then FIN, FIN-ACK, ACK: the server's ACK of the FIN is delayed (`tcp_fin` enters pingpong mode) and its close() comes first, so the FIN carries it.
 #[test]
 fn normal() {
     let t = trace("normal", &[], 1).unwrap();
@@ -18,7 +18,6 @@ fn normal() {
         "10 S> SYN-ACK 0 1",
         "20 C> ACK 1 1",
         "520 C> FIN-ACK 1 1",
-        "530 S> ACK 1 2",
         "530 S> FIN-ACK 1 2",
         "540 C> ACK 2 2",
     ];
@@ -28,8 +27,7 @@ fn normal() {
         "0 CLOSED->SYN-SENT",
         "20 SYN-SENT->ESTABLISHED",
         "520 ESTABLISHED->FIN-WAIT-1",
-        "540 FIN-WAIT-1->FIN-WAIT-2",
-        "540 FIN-WAIT-2->TIME-WAIT",
+        "540 FIN-WAIT-1->TIME-WAIT",
         "60540 TIME-WAIT->CLOSED",
     ];
     assert_eq!(states(&t, Side::Client), expected_client);
@@ -56,7 +54,6 @@ fn lost_syn() {
         "1010 S> SYN-ACK 0 1",
         "1020 C> ACK 1 1",
         "1520 C> FIN-ACK 1 1",
-        "1530 S> ACK 1 2",
         "1530 S> FIN-ACK 1 2",
         "1540 C> ACK 2 2",
     ];
@@ -66,8 +63,7 @@ fn lost_syn() {
         "0 CLOSED->SYN-SENT",
         "1020 SYN-SENT->ESTABLISHED",
         "1520 ESTABLISHED->FIN-WAIT-1",
-        "1540 FIN-WAIT-1->FIN-WAIT-2",
-        "1540 FIN-WAIT-2->TIME-WAIT",
+        "1540 FIN-WAIT-1->TIME-WAIT",
         "61540 TIME-WAIT->CLOSED",
     ];
     assert_eq!(states(&t, Side::Client), expected_client);
@@ -97,7 +93,6 @@ fn lost_synack() {
         "1020 C> ACK 1 1",
         "1020 C> ACK 1 1",
         "1520 C> FIN-ACK 1 1",
-        "1530 S> ACK 1 2",
         "1530 S> FIN-ACK 1 2",
         "1540 C> ACK 2 2",
     ];
@@ -107,8 +102,7 @@ fn lost_synack() {
         "0 CLOSED->SYN-SENT",
         "1020 SYN-SENT->ESTABLISHED",
         "1520 ESTABLISHED->FIN-WAIT-1",
-        "1540 FIN-WAIT-1->FIN-WAIT-2",
-        "1540 FIN-WAIT-2->TIME-WAIT",
+        "1540 FIN-WAIT-1->TIME-WAIT",
         "61540 TIME-WAIT->CLOSED",
     ];
     assert_eq!(states(&t, Side::Client), expected_client);
@@ -136,7 +130,6 @@ fn lost_final_ack() {
         "1010 S> SYN-ACK 0 1",
         "1020 C> ACK 1 1",
         "2020 C> FIN-ACK 1 1",
-        "2030 S> ACK 1 2",
         "2030 S> FIN-ACK 1 2",
         "2040 C> ACK 2 2",
     ];
@@ -146,8 +139,7 @@ fn lost_final_ack() {
         "0 CLOSED->SYN-SENT",
         "20 SYN-SENT->ESTABLISHED",
         "2020 ESTABLISHED->FIN-WAIT-1",
-        "2040 FIN-WAIT-1->FIN-WAIT-2",
-        "2040 FIN-WAIT-2->TIME-WAIT",
+        "2040 FIN-WAIT-1->TIME-WAIT",
         "62040 TIME-WAIT->CLOSED",
     ];
     assert_eq!(states(&t, Side::Client), expected_client);
@@ -175,7 +167,6 @@ fn lost_final_ack_data() {
         "20 C> PSH-ACK 1 1 len=100",
         "30 S> ACK 1 101",
         "520 C> FIN-ACK 101 1",
-        "530 S> ACK 1 102",
         "530 S> FIN-ACK 1 102",
         "540 C> ACK 102 2",
     ];
@@ -185,8 +176,7 @@ fn lost_final_ack_data() {
         "0 CLOSED->SYN-SENT",
         "20 SYN-SENT->ESTABLISHED",
         "520 ESTABLISHED->FIN-WAIT-1",
-        "540 FIN-WAIT-1->FIN-WAIT-2",
-        "540 FIN-WAIT-2->TIME-WAIT",
+        "540 FIN-WAIT-1->TIME-WAIT",
         "60540 TIME-WAIT->CLOSED",
     ];
     assert_eq!(states(&t, Side::Client), expected_client);
@@ -214,7 +204,6 @@ fn syncookie_lost_final_ack() {
         "1000 C> PSH-ACK 1 1 len=100",
         "1010 S> ACK 1 101",
         "2020 C> FIN-ACK 101 1",
-        "2030 S> ACK 1 102",
         "2030 S> FIN-ACK 1 102",
         "2040 C> ACK 102 2",
     ];
@@ -224,8 +213,7 @@ fn syncookie_lost_final_ack() {
         "0 CLOSED->SYN-SENT",
         "20 SYN-SENT->ESTABLISHED",
         "2020 ESTABLISHED->FIN-WAIT-1",
-        "2040 FIN-WAIT-1->FIN-WAIT-2",
-        "2040 FIN-WAIT-2->TIME-WAIT",
+        "2040 FIN-WAIT-1->TIME-WAIT",
         "62040 TIME-WAIT->CLOSED",
     ];
     assert_eq!(states(&t, Side::Client), expected_client);
@@ -251,7 +239,6 @@ fn lost_fin() {
         "520 C> FIN-ACK 1 1",
         "520 CX FIN-ACK 1 1",
         "740 C> FIN-ACK 1 1",
-        "750 S> ACK 1 2",
         "750 S> FIN-ACK 1 2",
         "760 C> ACK 2 2",
     ];
@@ -261,8 +248,7 @@ fn lost_fin() {
         "0 CLOSED->SYN-SENT",
         "20 SYN-SENT->ESTABLISHED",
         "520 ESTABLISHED->FIN-WAIT-1",
-        "760 FIN-WAIT-1->FIN-WAIT-2",
-        "760 FIN-WAIT-2->TIME-WAIT",
+        "760 FIN-WAIT-1->TIME-WAIT",
         "60760 TIME-WAIT->CLOSED",
     ];
     assert_eq!(states(&t, Side::Client), expected_client);
@@ -364,7 +350,6 @@ fn lost_last_ack() {
         "10 S> SYN-ACK 0 1",
         "20 C> ACK 1 1",
         "520 C> FIN-ACK 1 1",
-        "530 S> ACK 1 2",
         "530 S> FIN-ACK 1 2",
         "540 C> ACK 2 2",
         "540 CX ACK 2 2",
@@ -377,8 +362,7 @@ fn lost_last_ack() {
         "0 CLOSED->SYN-SENT",
         "20 SYN-SENT->ESTABLISHED",
         "520 ESTABLISHED->FIN-WAIT-1",
-        "540 FIN-WAIT-1->FIN-WAIT-2",
-        "540 FIN-WAIT-2->TIME-WAIT",
+        "540 FIN-WAIT-1->TIME-WAIT",
         "60760 TIME-WAIT->CLOSED",
     ];
     assert_eq!(states(&t, Side::Client), expected_client);
@@ -430,6 +414,65 @@ fn simultaneous_close() {
     assert_eq!(states(&t, Side::Server), expected_server);
 }
 
+/// The server closes 100 ms after the FIN: its delayed ACK fires first,
+/// TCP_ATO_MIN (40 ms) after the FIN since a request came before it, as
+/// a bare ACK; the FIN follows alone.
+#[test]
+fn close_after_delayed_ack() {
+    let t = trace("close-after-delayed-ack", &[], 1).unwrap();
+    #[rustfmt::skip]
+    let expected_wire = [
+        "0 C> SYN 0 -",
+        "10 S> SYN-ACK 0 1",
+        "20 C> ACK 1 1",
+        "20 C> PSH-ACK 1 1 len=100",
+        "30 S> ACK 1 101",
+        "520 C> FIN-ACK 101 1",
+        "570 S> ACK 1 102",
+        "630 S> FIN-ACK 1 102",
+        "640 C> ACK 102 2",
+    ];
+    assert_eq!(wire(&t), expected_wire);
+    #[rustfmt::skip]
+    let expected_server = [
+        "10 LISTEN->SYN-RECEIVED",
+        "30 SYN-RECEIVED->ESTABLISHED",
+        "530 ESTABLISHED->CLOSE-WAIT",
+        "630 CLOSE-WAIT->LAST-ACK",
+        "650 LAST-ACK->CLOSED",
+    ];
+    assert_eq!(states(&t, Side::Server), expected_server);
+}
+
+/// The client's side of a response and the server's FIN: the data is
+/// its first, ACKed at once (quick-ACK mode); the FIN's ACK is delayed
+/// (pingpong) and rides on the FIN of the close() that EOF triggers.
+#[test]
+fn server_closes_after_response() {
+    let t = trace("server-closes-after-response", &[], 1).unwrap();
+    #[rustfmt::skip]
+    let expected_wire = [
+        "0 C> SYN 0 -",
+        "10 S> SYN-ACK 0 1",
+        "20 C> ACK 1 1",
+        "30 S> PSH-ACK 1 1 len=100",
+        "40 C> ACK 1 101",
+        "530 S> FIN-ACK 101 1",
+        "540 C> FIN-ACK 1 102",
+        "550 S> ACK 102 2",
+    ];
+    assert_eq!(wire(&t), expected_wire);
+    #[rustfmt::skip]
+    let expected_client = [
+        "0 CLOSED->SYN-SENT",
+        "20 SYN-SENT->ESTABLISHED",
+        "540 ESTABLISHED->CLOSE-WAIT",
+        "540 CLOSE-WAIT->LAST-ACK",
+        "560 LAST-ACK->CLOSED",
+    ];
+    assert_eq!(states(&t, Side::Client), expected_client);
+}
+
 /// The server is the active closer and holds the TIME-WAIT.
 #[test]
 fn server_closes_first() {
@@ -440,7 +483,6 @@ fn server_closes_first() {
         "10 S> SYN-ACK 0 1",
         "20 C> ACK 1 1",
         "530 S> FIN-ACK 1 1",
-        "540 C> ACK 1 2",
         "540 C> FIN-ACK 1 2",
         "550 S> ACK 2 2",
     ];
@@ -459,8 +501,7 @@ fn server_closes_first() {
         "10 LISTEN->SYN-RECEIVED",
         "30 SYN-RECEIVED->ESTABLISHED",
         "530 ESTABLISHED->FIN-WAIT-1",
-        "550 FIN-WAIT-1->FIN-WAIT-2",
-        "550 FIN-WAIT-2->TIME-WAIT",
+        "550 FIN-WAIT-1->TIME-WAIT",
         "60550 TIME-WAIT->CLOSED",
     ];
     assert_eq!(states(&t, Side::Server), expected_server);
@@ -507,14 +548,12 @@ fn tw_reuse() {
         "10 S> SYN-ACK 0 1",
         "20 C> ACK 1 1",
         "520 C> FIN-ACK 1 1",
-        "530 S> ACK 1 2",
         "530 S> FIN-ACK 1 2",
         "540 C> ACK 2 2",
         "2000 C> SYN 0 -",
         "2010 S> SYN-ACK 0 1",
         "2020 C> ACK 1 1",
         "2520 C> FIN-ACK 1 1",
-        "2530 S> ACK 1 2",
         "2530 S> FIN-ACK 1 2",
         "2540 C> ACK 2 2",
     ];
@@ -524,14 +563,12 @@ fn tw_reuse() {
         "0 CLOSED->SYN-SENT",
         "20 SYN-SENT->ESTABLISHED",
         "520 ESTABLISHED->FIN-WAIT-1",
-        "540 FIN-WAIT-1->FIN-WAIT-2",
-        "540 FIN-WAIT-2->TIME-WAIT",
+        "540 FIN-WAIT-1->TIME-WAIT",
         "2000 TIME-WAIT->CLOSED",
         "2000 CLOSED->SYN-SENT",
         "2020 SYN-SENT->ESTABLISHED",
         "2520 ESTABLISHED->FIN-WAIT-1",
-        "2540 FIN-WAIT-1->FIN-WAIT-2",
-        "2540 FIN-WAIT-2->TIME-WAIT",
+        "2540 FIN-WAIT-1->TIME-WAIT",
         "62540 TIME-WAIT->CLOSED",
     ];
     assert_eq!(states(&t, Side::Client), expected_client);

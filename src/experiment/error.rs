@@ -195,7 +195,7 @@ fn sysctl_prefix_hint(key: &str, message: &str) -> String {
 /// What a key allows, in the user's words, where it is narrower than its
 /// type (`hosts` is a u64 but must be from 1 to 80000000). Patterns use `*`
 /// for a population's name.
-const ALLOWED: [(&str, &str); 18] = [
+const ALLOWED: [(&str, &str); 19] = [
     ("hz", "0 (exact timers), 100, 250, 300 or 1000"),
     ("clients.*.hosts", "an integer from 1 to 80000000"),
     ("clients.*.concurrency", "an integer from 1 to 100000000"),
@@ -203,6 +203,7 @@ const ALLOWED: [(&str, &str); 18] = [
     ("clients.*.tcp_syn_retries", "an integer from 0 to 20"),
     ("clients.*.tcp_syn_linear_timeouts", "an integer from 0 to 127"),
     ("clients.*.tcp_tw_reuse", "0, 1 or 2"),
+    ("clients.*.tcp_tw_reuse_delay", "a duration in whole milliseconds from \"1ms\" to \"60s\""),
     ("clients.*.ip_local_port_range", "[low, high]: two port numbers from 1 to 65535 with low <= high"),
     ("attackers.*.rate", "a number of SYNs (or connections) per second >= 0"),
     ("attackers.*.hosts", "an integer from 1 to 10000000"),
@@ -248,6 +249,10 @@ fn expected_in_words(want: &str) -> String {
         "struct ServerConfig" => "the [server] table of sysctls, e.g. tcp_syncookies = 1".into(),
         "struct NetworkConfig" => "the [network] table, e.g. delay = \"10ms\" and loss = 0.01".into(),
         "struct PathOverride" => "a table with `delay` and/or `loss`".into(),
+        "struct PopulationNetwork" => {
+            "a table of the population's paths, e.g. [clients.mobile.network] with delay = \"60ms\" and loss = 0.02"
+                .into()
+        }
         other => other.strip_prefix("struct ").map(|s| format!("a table ({s})")).unwrap_or(other.to_string()),
     }
 }

@@ -136,6 +136,12 @@ pub fn estimate(c: &RunConfig) -> Estimate {
             drivers.push((format!("hosts of attackers.{name}"), a.hosts * BYTES_PER_HOST));
         }
     }
+    // The server's TCP metrics cache is a fixed table, allocated once a
+    // connection ends well or a population starts remembered.
+    let remembers = c.clients.values().any(|p| p.remembered > 0.0);
+    if remembers || (!c.server.tcp_no_metrics_save && !c.clients.is_empty()) {
+        drivers.push(("the TCP metrics cache".into(), crate::tcp::metrics::TABLE_BYTES as u64));
+    }
     drivers.push(("the time series".into(), series_bytes(c)));
     drivers.retain(|d| d.1 > 0);
     drivers.sort_by_key(|d| std::cmp::Reverse(d.1));
@@ -278,7 +284,9 @@ mod tests {
         assert!(e.bytes > 60_000_000 * BYTES_PER_ENTRY, "{e:?}");
         assert!(e.drivers[0].0.contains("TIME-WAIT"), "{e:?}");
         let small = estimate(&config("[clients.web]\nhosts = 100\nrate = 10\n"));
-        assert!(small.bytes < 1 << 20, "{small:?}");
+        // Beside the TCP metrics cache, a fixed table, under 1 MB.
+        assert!(small.bytes < (1 << 20) + crate::tcp::metrics::TABLE_BYTES as u64, "{small:?}");
+        assert!(small.drivers.iter().any(|d| d.0 == "the TCP metrics cache"), "{small:?}");
     }
 
     #[test]

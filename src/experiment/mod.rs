@@ -28,7 +28,8 @@ pub const DEFAULT_ORIGIN: &str = "experiments/defenses.toml (embedded)";
 /// Keys of the file outside the run configuration.
 const META_KEYS: [&str; 6] = ["name", "description", "seed", "replicates", "strategies", "sweep"];
 /// Keys that make up one run's configuration.
-const RUN_KEYS: [&str; 8] = ["duration", "warmup", "bin", "hz", "network", "server", "clients", "attackers"];
+const RUN_KEYS: [&str; 9] =
+    ["duration", "warmup", "drain", "bin", "hz", "network", "server", "clients", "attackers"];
 
 /// A validated experiment.
 #[derive(Clone, Debug)]
@@ -204,13 +205,37 @@ struct FileSchema {
     strategies: Option<Table>,
     sweep: Option<Table>,
     duration: Option<crate::engine::SimDuration>,
-    warmup: Option<crate::engine::SimDuration>,
+    warmup: Option<WarmupForm>,
+    drain: Option<crate::engine::SimDuration>,
     bin: Option<crate::engine::SimDuration>,
     hz: Option<u32>,
     network: Option<crate::config::NetworkConfig>,
     server: Option<crate::config::ServerConfig>,
     clients: Option<std::collections::BTreeMap<String, crate::config::ClientConfig>>,
     attackers: Option<std::collections::BTreeMap<String, crate::config::AttackerConfig>>,
+}
+
+/// `warmup = "auto"`: each point's warm-up is its slowest clock
+/// (`settling::auto_warmup`).
+const AUTO: &str = "auto";
+
+/// `warmup` as the file writes it: a duration or "auto".
+#[allow(dead_code)]
+enum WarmupForm {
+    Fixed(crate::engine::SimDuration),
+    Auto,
+}
+
+impl<'de> serde::Deserialize<'de> for WarmupForm {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match Value::deserialize(d)? {
+            Value::String(s) if s == AUTO => Ok(WarmupForm::Auto),
+            v => crate::engine::SimDuration::deserialize(v).map(WarmupForm::Fixed).map_err(|e| {
+                D::Error::custom(format!("{}; or \"auto\" (the slowest clock of each point)", e.message()))
+            }),
+        }
+    }
 }
 
 #[cfg(test)]

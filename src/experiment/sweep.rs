@@ -113,7 +113,7 @@ pub fn axes(
         } else {
             let head = key.split('.').next().unwrap_or("");
             if !RUN_KEYS.contains(&head)
-                || !key.contains('.') && !["duration", "warmup", "bin", "hz"].contains(&head)
+                || !key.contains('.') && !["duration", "warmup", "drain", "bin", "hz"].contains(&head)
             {
                 let hint = did_you_mean(head, &RUN_KEYS)
                     .map(|s| format!("; did you mean `{s}`?"))
@@ -278,11 +278,33 @@ pub fn points(
         if let Some((key, message)) = missing_required(&table) {
             return Err(blame(origin, text, &set_by, &point_name, Some(&key), message));
         }
-        let config: RunConfig = Value::Table(table.clone()).try_into().map_err(|e: toml::de::Error| {
-            let key = key_of_error(&table);
-            let message = humanize_for(e.message().trim(), key.as_deref());
-            blame(origin, text, &set_by, &point_name, key.as_deref(), message)
-        })?;
+        // `warmup = "auto"` is resolved per point, from its own clocks.
+        let auto_warmup = matches!(table.get("warmup"), Some(Value::String(s)) if s == super::AUTO);
+        if auto_warmup {
+            table.remove("warmup");
+        }
+        let mut config: RunConfig =
+            Value::Table(table.clone()).try_into().map_err(|e: toml::de::Error| {
+                let key = key_of_error(&table);
+                let message = humanize_for(e.message().trim(), key.as_deref());
+                blame(origin, text, &set_by, &point_name, key.as_deref(), message)
+            })?;
+        if auto_warmup {
+            config.warmup = super::settling::auto_warmup(&config);
+            if config.warmup + config.drain >= config.duration {
+                let message = format!(
+                    "\"auto\" needs a warm-up of {}{} (the slowest clock: a request's lifetime after the \
+                     attack starts, or TIME-WAIT's after the clients start), not shorter than duration ({}) \
+                     less drain ({}): make duration longer than {}",
+                    config.warmup,
+                    if point_name.is_empty() { String::new() } else { format!(" at point {point_name}") },
+                    config.duration,
+                    config.drain,
+                    config.warmup + config.drain
+                );
+                return Err(blame(origin, text, &set_by, &point_name, Some("warmup"), message));
+            }
+        }
         check(&config)
             .map_err(|(key, message)| blame(origin, text, &set_by, &point_name, Some(&key), message))?;
         points.push(Point { params, config });

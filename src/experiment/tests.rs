@@ -175,6 +175,14 @@ fn every_key_is_documented() {
     let e = parse(GOOD).unwrap();
     let mut cfg = e.runs()[0].config.clone();
     cfg.network.client_to_server = Some(Default::default());
+    cfg.clients.get_mut("web").unwrap().network = Some(PopulationNetwork {
+        delay: Some(DelaySpec::default()),
+        loss: Some(LossSpec::default()),
+        client_to_server: Some(Default::default()),
+        server_to_client: None,
+        reorder: Some(false),
+        shared_loss: false,
+    });
     let value = toml::Value::try_from(&cfg).unwrap();
     fn keys(v: &toml::Value, out: &mut Vec<String>) {
         if let toml::Value::Table(t) = v {
@@ -295,6 +303,28 @@ fn a_profile_may_be_written_by_its_name() {
 }
 
 #[test]
+fn tcp_metrics_and_defer_accept_keys_read_and_check() {
+    let e = parse(&GOOD.replace("rate = 5", "rate = 5\nremembered = 0.25").replace(
+        "tcp_syncookies = 0",
+        "tcp_syncookies = 0\ntcp_no_metrics_save = true\ntcp_defer_accept = 1",
+    ))
+    .unwrap();
+    let c = &e.runs()[0].config;
+    assert_eq!(c.clients["web"].remembered, 0.25);
+    assert!(c.server.tcp_no_metrics_save);
+    assert_eq!(c.server.tcp_defer_accept, 1);
+    let d = &parse(GOOD).unwrap().runs()[0].config;
+    assert_eq!(
+        (d.clients["web"].remembered, d.server.tcp_no_metrics_save, d.server.tcp_defer_accept),
+        (0.0, false, 0)
+    );
+    let m = error(&GOOD.replace("rate = 5", "rate = 5\nremembered = 1.5"));
+    assert!(m.contains("clients.web.remembered: must be in [0, 1] (got 1.5)"), "{m}");
+    let m = error(&GOOD.replace("tcp_syncookies = 0", "tcp_defer_accept = -1"));
+    assert!(m.contains("server.tcp_defer_accept") && m.contains("-1"), "{m}");
+}
+
+#[test]
 fn integers_out_of_range_say_what_is_allowed() {
     let m = error(&GOOD.replace("hosts = 10", "hosts = \"a\""));
     assert!(
@@ -340,6 +370,28 @@ fn kernel_timer_keys_say_what_is_allowed() {
 }
 
 #[test]
+fn teardown_keys_say_what_is_allowed() {
+    for (value, got) in [("\"0s\"", "0s"), ("\"61s\"", "61s"), ("\"1.5ms\"", "1500us")] {
+        let m = error(&GOOD.replace("rate = 5", &format!("rate = 5\ntcp_tw_reuse_delay = {value}")));
+        assert!(
+            m.contains(&format!(
+                "clients.web.tcp_tw_reuse_delay: must be a whole number of milliseconds from 1ms to 60s (got {got})"
+            )),
+            "{m}"
+        );
+        plain(&m);
+    }
+    let m = error(&GOOD.replace("rate = 5", "rate = 5\ntcp_rfc1337 = 2"));
+    assert!(m.contains("tcp_rfc1337"), "{m}");
+    plain(&m);
+    let e = parse(&GOOD.replace("rate = 5", "rate = 5\ntcp_tw_reuse_delay = \"100ms\"\ntcp_rfc1337 = true"))
+        .unwrap();
+    let c = &e.runs()[0].config;
+    assert_eq!(c.clients["web"].tcp_tw_reuse_delay, crate::engine::SimDuration::from_millis(100));
+    assert!(c.clients["web"].tcp_rfc1337 && !c.server.tcp_rfc1337);
+}
+
+#[test]
 fn sweep_and_strategy_mistakes_carry_their_line() {
     // A misspelt key inside [strategies]: the strategy's line.
     let m = error(&GOOD.replace("\"server.tcp_syncookies\" = 1", "\"server.tcp_syncokies\" = 1"));
@@ -381,4 +433,117 @@ fn sysctl_prefixes_and_duplicate_tables_are_named() {
     assert!(m.contains("the table `[server]` is defined twice"), "{m}");
     let m = error(&GOOD.replace("seed = 5", "seed = 5\nseed = 6"));
     assert!(m.contains(":4:1: seed: duplicate key"), "{m}");
+}
+
+#[test]
+fn auto_warmup_resolves_per_point_and_says_when_the_run_is_too_short() {
+    let text = "duration = \"300s\"\nwarmup = \"auto\"\nhz = 0\n[server]\ntcp_syncookies = 0\n\
+                [clients.web]\nhosts = 10\nrate = 1\n[attackers.flood]\nkind = \"spoofed-syn\"\nrate = 100\n\
+                [sweep]\n\"server.tcp_synack_retries\" = [1, 5]\n";
+    let exp = Experiment::parse(text, "t.toml", "t").unwrap();
+    let warmups: Vec<_> = exp.points().iter().map(|p| p.config.warmup).collect();
+    // retries 1: TIME-WAIT's 60 s is the slowest clock (4 lifetimes of 3 s
+    // are 12 s); retries 5: 4 lifetimes of 63 s.
+    let s = crate::engine::SimDuration::from_secs;
+    assert_eq!(warmups, [s(60), s(252)]);
+    let short = text.replace("\"300s\"", "\"252s\"");
+    let e = Experiment::parse(&short, "t.toml", "t").unwrap_err().to_string();
+    assert!(e.contains("t.toml") && e.contains("warmup") && e.contains("252s"), "{e}");
+    assert!(e.contains("server.tcp_synack_retries=5"), "names the point: {e}");
+    let bad = text.replace("\"auto\"", "\"automatic\"");
+    let e = Experiment::parse(&bad, "t.toml", "t").unwrap_err().to_string();
+    assert!(e.contains("t.toml:2:") && e.contains("\"auto\""), "{e}");
+}
+
+use crate::config::PopulationNetwork;
+use crate::engine::SimDuration;
+use crate::net::{DelaySpec, LossSpec};
+
+const TWO_NETWORKS: &str = r#"
+duration = "5s"
+[clients.dc]
+hosts = 10
+rate = 5
+[clients.mobile]
+hosts = 10
+rate = 5
+[clients.mobile.network]
+delay = "60ms"
+"#;
+
+#[test]
+fn a_populations_network_table_is_checked_like_networks() {
+    let m = error(&TWO_NETWORKS.replace("delay = \"60ms\"", "delay = \"60ms\"\nlos = 0.1"));
+    assert!(m.contains("clients.mobile.network.los: unknown key `los`; did you mean `loss`?"), "{m}");
+    assert!(m.contains("shared_loss"), "the allowed keys are listed: {m}");
+    let m = error(&TWO_NETWORKS.replace("delay = \"60ms\"", "loss = 1.5"));
+    assert!(m.contains("clients.mobile.network.loss: loss must be a probability in [0, 1] (got 1.5)"), "{m}");
+    let m = error(&TWO_NETWORKS.replace("delay = \"60ms\"", "delay = \"fast\""));
+    assert!(m.contains("clients.mobile.network.delay") && m.contains("is not a delay"), "{m}");
+    let m = error(&TWO_NETWORKS.replace("delay = \"60ms\"", "server_to_client = { loss = 2.0 }"));
+    assert!(m.contains("clients.mobile.network.server_to_client.loss: loss must be a probability"), "{m}");
+    let m = error(&TWO_NETWORKS.replace("delay = \"60ms\"", "shared_loss = \"yes\""));
+    assert!(m.contains("clients.mobile.network.shared_loss: must be true or false"), "{m}");
+    let m = error(&TWO_NETWORKS.replace("delay = \"60ms\"", "shared_loss = true\nloss = 0.1"));
+    assert!(m.contains("clients.mobile.network.shared_loss: a population on the shared bottleneck"), "{m}");
+    let m =
+        error(&TWO_NETWORKS.replace("[clients.mobile.network]\n", "").replace("delay", "network = 5\ndelay"));
+    assert!(m.contains("clients.mobile.network: must be a table of the population's paths"), "{m}");
+}
+
+#[test]
+fn a_spoofed_syn_attacker_has_no_path_back() {
+    let flood = "[attackers.flood]\nkind = \"spoofed-syn\"\nrate = 10\n[attackers.flood.network]\n";
+    assert!(parse(&format!("{TWO_NETWORKS}{flood}delay = \"50ms\"\n")).is_ok());
+    let m = error(&format!("{TWO_NETWORKS}{flood}server_to_client = {{ delay = \"1ms\" }}\n"));
+    assert!(
+        m.contains("attackers.flood.network.server_to_client: a spoofed-syn attacker has no path back"),
+        "{m}"
+    );
+}
+
+#[test]
+fn sweeps_reach_a_populations_network_even_without_its_table() {
+    let text = format!(
+        "{TWO_NETWORKS}[sweep]\n\"clients.mobile.network.delay\" = [\"20ms\", \"80ms\"]\n\
+         \"clients.dc.network.loss\" = [0.0, 0.5]\n"
+    );
+    let e = parse(&text).unwrap();
+    let runs = e.runs();
+    assert_eq!(runs.len(), 4);
+    let net = |i: usize, pop: &str| runs[i].config.clients[pop].network.clone().unwrap();
+    assert_eq!(net(0, "mobile").delay, Some(DelaySpec::Fixed(SimDuration::from_millis(20))));
+    assert_eq!(net(3, "mobile").delay, Some(DelaySpec::Fixed(SimDuration::from_millis(80))));
+    // [clients.dc] has no network table: the sweep makes one.
+    assert_eq!(net(1, "dc").loss, Some(LossSpec::Bernoulli(0.5)));
+    assert_eq!(net(1, "dc").delay, None, "the rest stays [network]'s");
+    let m = error(&text.replace("[0.0, 0.5]", "[0.0, 5.0]"));
+    assert!(
+        m.contains("clients.dc.network.loss: loss must be a probability") && m.contains("from sweep"),
+        "{m}"
+    );
+}
+
+#[test]
+fn a_population_resolves_the_most_specific_setting() {
+    let text = TWO_NETWORKS.replace(
+        "delay = \"60ms\"",
+        "delay = \"60ms\"\nclient_to_server = { delay = \"30ms\" }\n[network]\nloss = 0.01\nreorder = true\n\
+         server_to_client = { delay = \"5ms\", loss = 0.2 }",
+    );
+    let e = parse(&text).unwrap();
+    let cfg = &e.runs()[0].config;
+    let p = cfg.network.for_population(cfg.clients["mobile"].network.as_ref().unwrap());
+    let ms = |v| DelaySpec::Fixed(SimDuration::from_millis(v));
+    assert_eq!(
+        p.client_to_server,
+        (ms(30), LossSpec::Bernoulli(0.01)),
+        "its direction, then [network]'s loss"
+    );
+    assert_eq!(
+        p.server_to_client,
+        (ms(60), LossSpec::Bernoulli(0.2)),
+        "its delay beats [network]'s direction"
+    );
+    assert!(p.reorder && !p.shared_loss);
 }

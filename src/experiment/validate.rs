@@ -1,6 +1,8 @@
 //! Value ranges serde cannot check: each failure names the dotted key.
 
-use crate::config::{AttackKind, RunConfig, ServiceTime};
+use crate::config::{AttackKind, PathOverride, PopulationNetwork, RunConfig, ServiceTime};
+use crate::engine::SimDuration;
+use crate::tcp::params::TCP_TW_REUSE_DELAY_MAX;
 
 type Check = Result<(), (String, String)>;
 
@@ -28,6 +30,15 @@ pub fn check(c: &RunConfig) -> Check {
     if c.warmup >= c.duration {
         return fail("warmup", format!("must be shorter than duration ({} >= {})", c.warmup, c.duration));
     }
+    if c.warmup + c.drain >= c.duration {
+        return fail(
+            "drain",
+            format!(
+                "leaves no measured window: warmup ({}) + drain ({}) must be shorter than duration ({})",
+                c.warmup, c.drain, c.duration
+            ),
+        );
+    }
     if c.bin.0 == 0 {
         return fail("bin", "must be longer than 0s");
     }
@@ -39,16 +50,16 @@ pub fn check(c: &RunConfig) -> Check {
     }
     c.network.delay.validate().or_else(|m| fail("network.delay", m))?;
     c.network.loss.validate().or_else(|m| fail("network.loss", m))?;
-    for (dir, o) in
-        [("client_to_server", &c.network.client_to_server), ("server_to_client", &c.network.server_to_client)]
-    {
-        if let Some(o) = o {
-            if let Some(d) = &o.delay {
-                d.validate().or_else(|m| fail(format!("network.{dir}.delay"), m))?;
-            }
-            if let Some(l) = &o.loss {
-                l.validate().or_else(|m| fail(format!("network.{dir}.loss"), m))?;
-            }
+    directions("network", &c.network.client_to_server, &c.network.server_to_client)?;
+    let own = c.clients.iter().map(|(n, p)| (format!("clients.{n}"), &p.network, false));
+    let own = own.chain(
+        c.attackers
+            .iter()
+            .map(|(n, a)| (format!("attackers.{n}"), &a.network, a.kind == AttackKind::SpoofedSyn)),
+    );
+    for (name, n, spoofed) in own {
+        if let Some(n) = n {
+            population_network(&format!("{name}.network"), n, spoofed)?;
         }
     }
     let s = &c.server;
@@ -109,6 +120,7 @@ pub fn check(c: &RunConfig) -> Check {
             }
         }
         share(key("client_close_share"), cl.client_close_share)?;
+        share(key("remembered"), cl.remembered)?;
         let [lo, hi] = cl.ip_local_port_range;
         if lo == 0 || lo > hi {
             return fail(
@@ -123,6 +135,15 @@ pub fn check(c: &RunConfig) -> Check {
             return fail(
                 key("tcp_syn_linear_timeouts"),
                 format!("must be at most 127 (got {})", cl.tcp_syn_linear_timeouts),
+            );
+        }
+        // proc_douintvec_minmax: 1 to TCP_PAWS_MSL * 1000 milliseconds.
+        let delay = cl.tcp_tw_reuse_delay;
+        let ms = SimDuration::from_millis(1);
+        if delay < ms || delay > TCP_TW_REUSE_DELAY_MAX || delay.as_nanos() % ms.as_nanos() != 0 {
+            return fail(
+                key("tcp_tw_reuse_delay"),
+                format!("must be a whole number of milliseconds from 1ms to 60s (got {delay})"),
             );
         }
         if let Some(stop) = cl.stop
@@ -152,6 +173,47 @@ pub fn check(c: &RunConfig) -> Check {
         {
             return fail(key("stop"), format!("must be after start ({stop} <= {})", a.start));
         }
+    }
+    Ok(())
+}
+
+/// The per-direction tables under `at` (`network` or a population's).
+fn directions(at: &str, c2s: &Option<PathOverride>, s2c: &Option<PathOverride>) -> Check {
+    for (dir, o) in [("client_to_server", c2s), ("server_to_client", s2c)] {
+        if let Some(o) = o {
+            if let Some(d) = &o.delay {
+                d.validate().or_else(|m| fail(format!("{at}.{dir}.delay"), m))?;
+            }
+            if let Some(l) = &o.loss {
+                l.validate().or_else(|m| fail(format!("{at}.{dir}.loss"), m))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `[clients.NAME.network]`, `[attackers.NAME.network]`.
+fn population_network(at: &str, n: &PopulationNetwork, spoofed: bool) -> Check {
+    if let Some(d) = &n.delay {
+        d.validate().or_else(|m| fail(format!("{at}.delay"), m))?;
+    }
+    if let Some(l) = &n.loss {
+        l.validate().or_else(|m| fail(format!("{at}.loss"), m))?;
+    }
+    directions(at, &n.client_to_server, &n.server_to_client)?;
+    if n.shared_loss && n.sets_loss() {
+        return fail(
+            format!("{at}.shared_loss"),
+            "a population on the shared bottleneck is lost at [network]'s loss: remove its own `loss`, \
+             or set shared_loss = false to give it its own loss channel",
+        );
+    }
+    if spoofed && n.server_to_client.is_some() {
+        return fail(
+            format!("{at}.server_to_client"),
+            "a spoofed-syn attacker has no path back: the SYN-ACKs go to the spoofed addresses, on \
+             [network]'s paths (its own network sets the path of its SYNs)",
+        );
     }
     Ok(())
 }

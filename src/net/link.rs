@@ -1,9 +1,12 @@
 //! The path between the clients and the server, one decision per
 //! segment: the exact drop rules first (scenarios), then the direction's
 //! loss process, then its delay. The link owns its random streams, so a
-//! segment's fate depends only on the segments sent before it.
+//! segment's fate depends only on the segments sent before it. A
+//! population with its own `network` table has its own paths; every
+//! other host takes `[network]`'s.
 
 use super::{DelaySampler, DelaySpec, Direction, DropRule, DropRules, LossChannel, LossSpec, RuleAction};
+use crate::config::ResolvedPaths;
 use crate::engine::{SimDuration, SimRng};
 use crate::tcp::Segment;
 
@@ -24,41 +27,87 @@ struct Path {
     delay: DelaySampler,
 }
 
-pub struct Link {
+/// The two directions of one set of paths: `[network]`'s (index 0), or a
+/// population's own (`[clients.NAME.network]`). One per population, not
+/// per host: a million hosts share their population's paths.
+struct Paths {
     c2s: Path,
     s2c: Path,
+    /// Whose loss channels its segments cross: its own index, or 0 (the
+    /// shared bottleneck, `shared_loss`).
+    loss_on: PathsId,
+    /// Each flow's segments arrive in the order they were sent.
+    fifo: bool,
+}
+
+/// Which set of paths a segment takes (0: `[network]`'s).
+pub type PathsId = u16;
+
+pub struct Link {
+    paths: Vec<Paths>,
     rules: DropRules,
     rng_loss: SimRng,
     rng_delay: SimRng,
 }
 
+impl Paths {
+    fn new(c2s: (DelaySpec, LossSpec), s2c: (DelaySpec, LossSpec), reorder: bool, loss_on: PathsId) -> Self {
+        let path =
+            |(delay, loss): (DelaySpec, LossSpec)| Path { loss: loss.channel(), delay: delay.sampler() };
+        let (c2s, s2c) = (path(c2s), path(s2c));
+        // A FIFO rule changes nothing where every delay is the same.
+        let jitter = !c2s.delay.is_constant() || !s2c.delay.is_constant();
+        Paths { c2s, s2c, loss_on, fifo: !reorder && jitter }
+    }
+}
+
 impl Link {
+    /// The link with `[network]`'s paths (`reorder`: independent delays).
     pub fn new(
         c2s: (DelaySpec, LossSpec),
         s2c: (DelaySpec, LossSpec),
+        reorder: bool,
         rng_loss: SimRng,
         rng_delay: SimRng,
     ) -> Self {
         Link {
-            c2s: Path { loss: c2s.1.channel(), delay: c2s.0.sampler() },
-            s2c: Path { loss: s2c.1.channel(), delay: s2c.0.sampler() },
+            paths: vec![Paths::new(c2s, s2c, reorder, 0)],
             rules: DropRules::default(),
             rng_loss,
             rng_delay,
         }
     }
 
-    /// Whether either direction's delay varies from segment to segment
-    /// (only then can a segment overtake an earlier one).
-    pub fn has_jitter(&self) -> bool {
-        !self.c2s.delay.is_constant() || !self.s2c.delay.is_constant()
+    /// Adds one population's own paths; `shared_loss`: its segments are
+    /// lost on `[network]`'s channels instead of its own.
+    pub fn add_paths(&mut self, p: ResolvedPaths) -> PathsId {
+        let id = PathsId::try_from(self.paths.len()).expect("fewer than 65536 populations");
+        let loss_on = if p.shared_loss { 0 } else { id };
+        self.paths.push(Paths::new(p.client_to_server, p.server_to_client, p.reorder, loss_on));
+        id
+    }
+
+    /// Whether some population has paths of its own (only then does a
+    /// segment's far end decide its path).
+    pub fn has_population_paths(&self) -> bool {
+        self.paths.len() > 1
+    }
+
+    /// Whether flows on `id`'s paths are kept FIFO.
+    pub fn fifo(&self, id: PathsId) -> bool {
+        self.paths[id as usize].fifo
+    }
+
+    /// Whether any flow is kept FIFO.
+    pub fn any_fifo(&self) -> bool {
+        self.paths.iter().any(|p| p.fifo)
     }
 
     pub fn set_drop_rules(&mut self, rules: Vec<DropRule>) {
         self.rules = DropRules::new(rules);
     }
 
-    pub fn decide(&mut self, seg: &Segment, direction: Direction) -> Delivery {
+    pub fn decide(&mut self, seg: &Segment, direction: Direction, id: PathsId) -> Delivery {
         let mut extra = SimDuration::ZERO;
         if let Some((action, rule)) = self.rules.check(seg, direction) {
             match action {
@@ -66,14 +115,22 @@ impl Link {
                 RuleAction::Delay(ns) => extra = SimDuration(ns),
             }
         }
-        let path = match direction {
-            Direction::ClientToServer => &mut self.c2s,
-            Direction::ServerToClient => &mut self.s2c,
-        };
-        if path.loss.lose(&mut self.rng_loss) {
+        let loss_on = self.paths[id as usize].loss_on as usize;
+        if self.paths[loss_on].direction(direction).loss.lose(&mut self.rng_loss) {
             return Delivery::Lost;
         }
-        Delivery::After(path.delay.sample(&mut self.rng_delay) + extra)
+        Delivery::After(
+            self.paths[id as usize].direction(direction).delay.sample(&mut self.rng_delay) + extra,
+        )
+    }
+}
+
+impl Paths {
+    fn direction(&mut self, direction: Direction) -> &mut Path {
+        match direction {
+            Direction::ClientToServer => &mut self.c2s,
+            Direction::ServerToClient => &mut self.s2c,
+        }
     }
 }
 
@@ -88,6 +145,7 @@ mod tests {
         Link::new(
             (fixed.clone(), loss),
             (fixed, LossSpec::default()),
+            false,
             stream_rng(1, 0, Stream::Loss),
             stream_rng(1, 0, Stream::Delay),
         )
@@ -112,13 +170,13 @@ mod tests {
                 ..DropRule::drop_nth(SegmentKind::Syn, 2, Direction::ClientToServer)
             },
         ]);
-        assert!(matches!(l.decide(&syn(), Direction::ClientToServer), Delivery::Dropped(_)));
+        assert!(matches!(l.decide(&syn(), Direction::ClientToServer, 0), Delivery::Dropped(_)));
         assert_eq!(
-            l.decide(&syn(), Direction::ClientToServer),
+            l.decide(&syn(), Direction::ClientToServer, 0),
             Delivery::After(SimDuration::from_millis(40))
         );
         assert_eq!(
-            l.decide(&syn(), Direction::ClientToServer),
+            l.decide(&syn(), Direction::ClientToServer, 0),
             Delivery::After(SimDuration::from_millis(10))
         );
     }
@@ -126,10 +184,83 @@ mod tests {
     #[test]
     fn each_direction_has_its_own_loss() {
         let mut l = link(LossSpec::Bernoulli(1.0));
-        assert_eq!(l.decide(&syn(), Direction::ClientToServer), Delivery::Lost);
+        assert_eq!(l.decide(&syn(), Direction::ClientToServer, 0), Delivery::Lost);
         assert_eq!(
-            l.decide(&syn(), Direction::ServerToClient),
+            l.decide(&syn(), Direction::ServerToClient, 0),
             Delivery::After(SimDuration::from_millis(10))
         );
+    }
+
+    fn flipping() -> LossSpec {
+        // Flips state on every segment: lost, kept, lost, kept, ...
+        LossSpec::Model(crate::net::LossModel::GilbertElliott {
+            p_good_to_bad: 1.0,
+            p_bad_to_good: 1.0,
+            loss_good: 0.0,
+            loss_bad: 1.0,
+        })
+    }
+
+    fn own(delay: DelaySpec, loss: LossSpec, reorder: bool, shared_loss: bool) -> ResolvedPaths {
+        ResolvedPaths {
+            client_to_server: (delay.clone(), loss.clone()),
+            server_to_client: (delay, loss),
+            reorder,
+            shared_loss,
+        }
+    }
+
+    #[test]
+    fn a_population_takes_its_own_delay_and_loss() {
+        let mut l = link(LossSpec::default());
+        let slow = DelaySpec::Fixed(SimDuration::from_millis(80));
+        let id = l.add_paths(own(slow, LossSpec::Bernoulli(1.0), false, false));
+        assert_eq!(id, 1);
+        assert!(l.has_population_paths());
+        assert_eq!(l.decide(&syn(), Direction::ClientToServer, id), Delivery::Lost);
+        assert_eq!(
+            l.decide(&syn(), Direction::ClientToServer, 0),
+            Delivery::After(SimDuration::from_millis(10)),
+            "[network]'s paths are untouched"
+        );
+        let id2 = l.add_paths(own(
+            DelaySpec::Fixed(SimDuration::from_millis(80)),
+            LossSpec::default(),
+            false,
+            false,
+        ));
+        assert_eq!(
+            l.decide(&syn(), Direction::ServerToClient, id2),
+            Delivery::After(SimDuration::from_millis(80))
+        );
+    }
+
+    #[test]
+    fn own_loss_keeps_its_own_markov_state_and_shared_loss_crosses_the_bottleneck() {
+        let fixed = DelaySpec::Fixed(SimDuration::from_millis(10));
+        let run = |shared: bool| {
+            let mut l = link(flipping());
+            let id = l.add_paths(own(fixed.clone(), flipping(), false, shared));
+            // Alternate [network]'s hosts and the population's.
+            [0, id, 0, id].map(|p| l.decide(&syn(), Direction::ClientToServer, p) == Delivery::Lost)
+        };
+        // Own channels: each sees its own 1st (lost) and 2nd (kept) segment.
+        assert_eq!(run(false), [true, true, false, false]);
+        // One shared channel: it flips on every segment, whoever sends it.
+        assert_eq!(run(true), [true, false, true, false]);
+    }
+
+    #[test]
+    fn fifo_is_per_set_of_paths() {
+        let jitter = DelaySpec::Dist(crate::net::DelayDist::Uniform {
+            low: SimDuration::from_millis(5),
+            high: SimDuration::from_millis(15),
+        });
+        let mut l = link(LossSpec::default());
+        assert!(!l.any_fifo(), "a constant delay needs no FIFO rule");
+        let mobile = l.add_paths(own(jitter.clone(), LossSpec::default(), false, false));
+        let reordering = l.add_paths(own(jitter, LossSpec::default(), true, false));
+        assert!(!l.fifo(0) && l.fifo(mobile) && !l.fifo(reordering));
+        assert!(l.any_fifo());
     }
 }

@@ -401,16 +401,24 @@ pub struct Chart {
 }
 
 /// The x axis of the charts against the swept value: its key, title and
-/// ticks (log where the swept values span two decades or more).
+/// ticks (log where the swept values call for it: [`wants_log`]).
 fn x_axis(layout: &Layout, results: &Results) -> Option<(String, XAxis)> {
     let x = layout.x?;
     let (key, values) = &results.manifest.axes[x];
     let v: Vec<f64> = values.iter().filter_map(|s| s.parse().ok()).collect();
-    let positive: Vec<f64> = v.iter().cloned().filter(|x| *x > 0.0).collect();
-    let min = positive.iter().cloned().fold(f64::MAX, f64::min);
-    let max = positive.iter().cloned().fold(f64::MIN, f64::max);
-    let log = positive.len() >= 2 && max / min >= 100.0;
+    let log = wants_log(&v);
     Some((axis_title(key, &results.manifest.experiment, log), XAxis::Sweep { values: v, log }))
+}
+
+/// A log axis for swept values that span two decades, or one decade in
+/// geometric steps (each value at least twice the one before, as 300, 1k,
+/// 3k, 10k): on a linear axis their small values crowd into one tick.
+fn wants_log(values: &[f64]) -> bool {
+    let mut positive: Vec<f64> = values.iter().cloned().filter(|x| *x > 0.0).collect();
+    positive.sort_by(f64::total_cmp);
+    let (Some(&min), Some(&max)) = (positive.first(), positive.last()) else { return false };
+    let geometric = positive.len() >= 3 && positive.windows(2).all(|w| w[1] >= 2.0 * w[0]);
+    positive.len() >= 2 && (max / min >= 100.0 || (max / min >= 10.0 && geometric))
 }
 
 /// A swept key's title in words, with its unit: `attackers.flood.rate` is
@@ -660,6 +668,10 @@ mod tests {
             "segment loss probability (per segment and direction)"
         );
         assert_eq!(short_number(100_000.0), "100k");
+        assert!(wants_log(&[0.0, 300.0, 1000.0, 3000.0, 10_000.0]), "geometric over 1.5 decades");
+        assert!(wants_log(&[1.0, 500.0]), "two decades");
+        assert!(!wants_log(&[0.1, 0.2, 0.3, 0.5, 1.0]), "one decade, not geometric");
+        assert!(!wants_log(&[0.0, 1.0, 2.0]), "linear");
         assert_eq!(short_number(1500.0), "1.5k");
         assert_eq!(short_number(0.05), "0.05");
     }

@@ -144,11 +144,7 @@ fn steady_state(results: &Results) -> SteadyState {
     for runs in by_point.values() {
         let first = runs[0];
         let metric = |name: &str| first.metric(name).filter(|v| v.is_finite());
-        let warmup = match (metric("sim_s"), metric("measured_s")) {
-            (Some(sim), Some(measured)) => (sim - measured).max(0.0),
-            _ => continue,
-        };
-        let sim = metric("sim_s").unwrap_or(0.0);
+        let Some((warmup, sim)) = super::steady::measured_window(first) else { continue };
         // The median replicate's transient; a replicate that never settles counts as the run's length.
         let mut found: Vec<f64> =
             runs.iter().map(|r| detected_transient(r).unwrap_or(f64::INFINITY)).collect();
@@ -200,8 +196,10 @@ fn steady_state(results: &Results) -> SteadyState {
             "A point is in steady state when its warm-up (the time before measuring starts) covers both the \
              transient its runs show and the model's slowest clock. *Detected* is the transient MSER-5 finds \
              in the time series (batch means of 5 bins; median over replicates). *SYN queue* is when a SYN \
-             queue an attack fills can first be steady: the attack's start plus a request's lifetime, \
-             (2^(tcp_synack_retries+1) - 1) s, which a short run cannot show in its series. TIME-WAIT counts \
+             queue an attack fills can first be steady: the attack's start plus four request lifetimes \
+             ((2^(tcp_synack_retries+1) - 1) s each, a little more on the timer wheel): the requests of \
+             the first second expire together, and the waves of free slots they leave take that long to \
+             reach their lasting size; a short run cannot show it in its series. TIME-WAIT counts \
              climb for 60 s after the clients start; peaks and means measured before then are a \
              lower bound."
                 .into(),

@@ -3,9 +3,10 @@
 //! but `engine`.
 
 use crate::config::{self, ClientConfig, Handshake, ServerConfig};
+use crate::tcp::listener::defer_accept_retrans;
 use crate::tcp::params::{
     DEFAULT_MSS, IP_LOCAL_PORT_RANGE, TCP_SYN_LINEAR_TIMEOUTS, TCP_SYN_RETRIES, TCP_SYNACK_RETRIES,
-    effective_orphan_retries,
+    TCP_TW_REUSE_DELAY, effective_orphan_retries,
 };
 use crate::tcp::ports::Ports;
 use crate::tcp::{ListenerConfig, SynCookies, TcpParams, TwReuse};
@@ -34,6 +35,7 @@ pub fn listener_config(s: &ServerConfig) -> ListenerConfig {
         syncookies: syncookies(s.tcp_syncookies),
         abort_on_overflow: s.tcp_abort_on_overflow,
         synack_pruning: s.synack_pruning,
+        defer_accept: defer_accept_retrans(s.tcp_defer_accept),
     }
 }
 
@@ -51,6 +53,8 @@ pub fn server_params(s: &ServerConfig, hz: u32) -> TcpParams {
         two_way: false,
         syn_linear_timeouts: TCP_SYN_LINEAR_TIMEOUTS,
         hz,
+        rfc1337: s.tcp_rfc1337,
+        ts_secret: 0,
     }
 }
 
@@ -74,6 +78,8 @@ pub fn client_params(c: &ClientConfig, hz: u32) -> TcpParams {
         two_way: false,
         syn_linear_timeouts: c.tcp_syn_linear_timeouts,
         hz,
+        rfc1337: c.tcp_rfc1337,
+        ts_secret: 0,
     }
 }
 
@@ -84,12 +90,12 @@ pub fn attacker_params(hz: u32) -> TcpParams {
 
 /// A client population's ephemeral ports.
 pub fn client_ports(c: &ClientConfig) -> Ports {
-    Ports::new(c.ip_local_port_range, tw_reuse(c.tcp_tw_reuse), c.tcp_timestamps)
+    Ports::new(c.ip_local_port_range, tw_reuse(c.tcp_tw_reuse), c.tcp_tw_reuse_delay, c.tcp_timestamps)
 }
 
 /// An attacking host's ports: Linux defaults.
 pub fn attacker_ports() -> Ports {
-    Ports::new(IP_LOCAL_PORT_RANGE, TwReuse::Off, true)
+    Ports::new(IP_LOCAL_PORT_RANGE, TwReuse::Off, TCP_TW_REUSE_DELAY, true)
 }
 
 #[cfg(test)]

@@ -91,6 +91,7 @@ pub struct Gauge {
     area: u128,
     since: SimTime,
     start: Option<SimTime>,
+    stop: Option<SimTime>,
 }
 
 impl Gauge {
@@ -102,8 +103,15 @@ impl Gauge {
         self.area = 0;
     }
 
+    /// Stops measuring at `at` (the start of the drain): the level goes
+    /// on changing, its peak and mean no longer.
+    pub fn stop(&mut self, at: SimTime) {
+        self.set(at, self.value);
+        self.stop = Some(at);
+    }
+
     pub fn set(&mut self, at: SimTime, value: u64) {
-        if self.start.is_some() {
+        if self.start.is_some() && self.stop.is_none() {
             self.area += self.value as u128 * (at.as_nanos() - self.since.as_nanos()) as u128;
             self.since = at;
             self.peak = self.peak.max(value);
@@ -116,9 +124,10 @@ impl Gauge {
         self.set(at, v);
     }
 
-    /// The time-weighted mean from `start` to `end`.
+    /// The time-weighted mean from `start` to `end` (or to `stop`).
     pub fn mean(&self, end: SimTime) -> f64 {
         let Some(start) = self.start else { return 0.0 };
+        let end = self.stop.map_or(end, |s| s.min(end));
         if end <= start {
             return self.value as f64;
         }
@@ -212,6 +221,10 @@ counters! {
     server_abort_on_data,
     time_wait_entered_client,
     time_wait_entered_server,
+    /// TIME-WAIT entries an RST ended early (RFC 1337's assassination,
+    /// allowed by `tcp_rfc1337` = 0), on the clients and on the server.
+    time_wait_assassinated_client,
+    time_wait_assassinated_server,
     /// New SYNs that reopened a server TIME-WAIT 4-tuple (`TCP_TW_SYN`).
     time_wait_reopened_server,
     /// Two-way ablation: connections the server established that the
@@ -228,7 +241,7 @@ pub struct Series {
     pub rows: Vec<(f64, Vec<f64>)>,
 }
 
-pub const SERIES_COLUMNS: [&str; 8] = [
+pub const SERIES_COLUMNS: [&str; 10] = [
     "time_wait_client",
     "time_wait_server",
     "syn_recv",
@@ -237,6 +250,8 @@ pub const SERIES_COLUMNS: [&str; 8] = [
     "ingress_drops_per_s",
     "legit_established_per_s",
     "legit_attempts_per_s",
+    "time_wait_assassinated_client_per_s",
+    "time_wait_assassinated_server_per_s",
 ];
 
 /// Everything a run measures while it runs.
@@ -261,10 +276,12 @@ pub(super) struct Metrics {
     pub series: Series,
     /// The binned counters at the start of the current bin, and the nstat
     /// counters then.
-    bin_start: (u64, u64, u64, u64),
+    bin_start: [u64; 6],
     nstat_at_bin_start: [f64; super::outcome::NSTAT.len()],
     at_warmup: Counters,
     listener_at_warmup: ListenerCounters,
+    /// Snapshots at the start of the drain (None: no drain).
+    at_measure_end: Option<(Counters, ListenerCounters)>,
 }
 
 impl Metrics {
@@ -283,10 +300,11 @@ impl Metrics {
                 columns: SERIES_COLUMNS.iter().chain(super::outcome::NSTAT.iter()).copied().collect(),
                 rows: Vec::new(),
             },
-            bin_start: (0, 0, 0, 0),
+            bin_start: [0; 6],
             nstat_at_bin_start: [0.0; super::outcome::NSTAT.len()],
             at_warmup: Counters::default(),
             listener_at_warmup: ListenerCounters::default(),
+            at_measure_end: None,
         }
     }
 
@@ -307,14 +325,43 @@ impl Metrics {
         }
     }
 
-    /// The run's counts over the measured window.
+    /// The drain starts at `now`: attempts made from now on are not
+    /// measured; gauges stop; counters are snapshot.
+    pub fn measure_end(&mut self, now: SimTime, listener: &ListenerCounters) {
+        self.measuring = false;
+        self.at_measure_end = Some((self.counters.clone(), listener.clone()));
+        for g in [
+            &mut self.tw_client,
+            &mut self.tw_server,
+            &mut self.syn_recv,
+            &mut self.accept_queue,
+            &mut self.ingress,
+        ] {
+            g.stop(now);
+        }
+    }
+
+    /// The run's counts over the measured window. The outcomes of measured
+    /// attempts count whenever they happen, the drain included: that is
+    /// what the drain is for.
     pub fn counters_since_warmup(&self) -> Counters {
-        self.counters.since(&self.at_warmup)
+        let Some((at_end, _)) = &self.at_measure_end else { return self.counters.since(&self.at_warmup) };
+        let mut window = at_end.since(&self.at_warmup);
+        let c = &self.counters;
+        window.legit_attempts = c.legit_attempts;
+        window.legit_established = c.legit_established;
+        window.failed_timeout = c.failed_timeout;
+        window.failed_reset = c.failed_reset;
+        window.failed_no_port = c.failed_no_port;
+        window.legit_completed = c.legit_completed;
+        window.legit_reset_after_established = c.legit_reset_after_established;
+        window
     }
 
     /// The listener's counts over the measured window.
     pub fn listener_since_warmup(&self, listener: &ListenerCounters) -> ListenerCounters {
-        listener.since(&self.listener_at_warmup)
+        let end = self.at_measure_end.as_ref().map_or(listener, |(_, l)| l);
+        end.since(&self.listener_at_warmup)
     }
 
     /// A bin of `bin` ends at `now`: one row of the time series.
@@ -326,12 +373,14 @@ impl Metrics {
         syn_queue: u32,
         accept_queue: usize,
     ) {
-        let c = (
+        let c = [
             listener.listen_drops,
             self.counters.ingress_drops,
             self.counters.legit_established,
             self.counters.legit_attempts,
-        );
+            self.counters.time_wait_assassinated_client,
+            self.counters.time_wait_assassinated_server,
+        ];
         let b = self.bin_start;
         let secs = bin.as_secs_f64();
         let mut row = vec![
@@ -339,11 +388,8 @@ impl Metrics {
             self.tw_server.value as f64,
             syn_queue as f64,
             accept_queue as f64,
-            (c.0 - b.0) as f64 / secs,
-            (c.1 - b.1) as f64 / secs,
-            (c.2 - b.2) as f64 / secs,
-            (c.3 - b.3) as f64 / secs,
         ];
+        row.extend(c.iter().zip(&b).map(|(now, start)| (now - start) as f64 / secs));
         // Every nstat counter's increase over the bin, as `nstat` prints it.
         let nstat = super::outcome::nstat(&self.counters, listener);
         for (i, (_, v)) in nstat.iter().enumerate() {

@@ -26,6 +26,8 @@ pub struct RunOutcome {
     pub events: u64,
     pub sim_end: SimTime,
     pub measured_from: SimTime,
+    /// The measured window's end: the run's end, or the drain's start.
+    pub measured_to: SimTime,
     /// Connections still open at the end (legitimate ones not yet resolved).
     pub legit_pending: u64,
     pub peak_slots: usize,
@@ -57,6 +59,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             events: self.events,
             sim_end: end,
             measured_from: self.warmup,
+            measured_to: self.measure_end.min(end),
             legit_pending,
             peak_slots: self.conns.peak,
         }
@@ -77,6 +80,7 @@ impl ListenerCounters {
             syncookies_failed: self.syncookies_failed - earlier.syncookies_failed,
             syncookies_without_options: self.syncookies_without_options - earlier.syncookies_without_options,
             unproven_drops: self.unproven_drops - earlier.unproven_drops,
+            defer_accept_drops: self.defer_accept_drops - earlier.defer_accept_drops,
             synack_retrans: self.synack_retrans - earlier.synack_retrans,
             request_timeouts: self.request_timeouts - earlier.request_timeouts,
             passive_opens: self.passive_opens - earlier.passive_opens,
@@ -107,7 +111,7 @@ impl RunOutcome {
         let c = &self.counters;
         let l = &self.listener;
         let h = &self.connect_time;
-        let measured_s = (self.sim_end.as_secs_f64() - self.measured_from.as_secs_f64()).max(0.0);
+        let measured_s = (self.measured_to.as_secs_f64() - self.measured_from.as_secs_f64()).max(0.0);
         let mut m = vec![
             ("legit_attempts", c.legit_attempts as f64),
             ("legit_established", c.legit_established as f64),
@@ -140,6 +144,8 @@ impl RunOutcome {
             ("time_wait_entered_client", c.time_wait_entered_client as f64),
             ("time_wait_entered_server", c.time_wait_entered_server as f64),
             ("time_wait_overflow_client", c.client_tw_overflow as f64),
+            ("time_wait_assassinated_client", c.time_wait_assassinated_client as f64),
+            ("time_wait_assassinated_server", c.time_wait_assassinated_server as f64),
             ("attack_syns_sent", c.attack_syns_sent as f64),
             ("attack_syns", c.attack_syns as f64),
             ("syn_recv_peak", self.syn_recv.peak as f64),
@@ -161,6 +167,7 @@ impl RunOutcome {
             ("peak_connections", self.peak_slots as f64),
             ("events", self.events as f64),
             ("sim_s", self.sim_end.as_secs_f64()),
+            ("warmup_s", self.measured_from.as_secs_f64()),
             ("measured_s", measured_s),
         ]);
         m
@@ -173,7 +180,7 @@ impl RunOutcome {
 /// namespaces: the server's under the plain nstat name (what `nstat` in the
 /// server's namespace prints), the legitimate clients' with the prefix
 /// `client_` (docs/counters.md).
-pub const NSTAT: [&str; 23] = [
+pub const NSTAT: [&str; 24] = [
     "TcpPassiveOpens",
     "TcpAttemptFails",
     "TcpEstabResets",
@@ -189,6 +196,7 @@ pub const NSTAT: [&str; 23] = [
     "TcpExtTW",
     "TcpExtTCPTimeWaitOverflow",
     "TcpExtTCPAbortOnData",
+    "TcpExtTCPDeferAcceptDrop",
     "client_TcpActiveOpens",
     "client_TcpAttemptFails",
     "client_TcpEstabResets",
@@ -217,6 +225,7 @@ pub fn nstat(c: &Counters, l: &ListenerCounters) -> [(&'static str, f64); NSTAT.
         c.server_tw,
         c.server_tw_overflow,
         c.server_abort_on_data,
+        l.defer_accept_drops,
         c.client_active_opens,
         c.client_attempt_fails,
         c.client_estab_resets,

@@ -46,6 +46,7 @@ impl<Q: Scheduler<Event>> World<Q> {
         if let Role::Request { pop: rpop } = role {
             let note = |o: &RequestOutcome| match o {
                 RequestOutcome::Overflowed => Some("accept queue full: ACK dropped".into()),
+                RequestOutcome::Deferred => Some("TCP_DEFER_ACCEPT: bare ACK dropped".into()),
                 _ => Some("".into()),
             };
             let (outcome, before) =
@@ -53,7 +54,9 @@ impl<Q: Scheduler<Event>> World<Q> {
                     l.on_request_segment(now, tcb, &seg, p, out)
                 });
             match outcome {
-                RequestOutcome::Pending | RequestOutcome::Overflowed => self.settle(slot, before),
+                RequestOutcome::Pending | RequestOutcome::Overflowed | RequestOutcome::Deferred => {
+                    self.settle(slot, before)
+                }
                 RequestOutcome::Removed => {
                     self.flush(Side::Server);
                     self.release(slot);
@@ -109,7 +112,12 @@ impl<Q: Scheduler<Event>> World<Q> {
         let mut out = std::mem::take(&mut self.out);
         let f = seg.flags;
         if f.syn() && !f.ack() && !f.rst() {
-            let verdict = self.listener.on_syn(self.now, &seg, &p, &mut out);
+            // A SYN that reopens a TIME-WAIT connection (`isn` set) skips
+            // the last-quarter rule as a proven peer does (`tcp_conn_request`).
+            let (now, metrics) = (self.now, &mut self.tcp_metrics);
+            let verdict = self
+                .listener
+                .on_syn(now, &seg, &p, &mut out, || isn.is_some() || metrics.peer_is_proven(now, seg.src.ip));
             match verdict {
                 SynVerdict::Queue => {
                     let isn = isn.unwrap_or_else(|| self.rng_isn.next_u32());

@@ -121,8 +121,9 @@ impl<Q: Scheduler<Event>> World<Q> {
                 }
             },
         );
-        // Retransmissions: everything a timer sends is one.
-        self.metrics.counters.retransmissions += self.out.len() as u64;
+        // Retransmissions: everything a timer sends is one, but the
+        // delayed ACK (the only segment without sequence space).
+        self.metrics.counters.retransmissions += self.out.iter().filter(|s| s.seq_len() > 0).count() as u64;
         if before == State::SynSent && matches!(self.conns.slots[slot as usize].role, Role::Client { .. }) {
             self.metrics.counters.client_syn_retrans += self.out.len() as u64;
         }
@@ -138,12 +139,13 @@ impl<Q: Scheduler<Event>> World<Q> {
 }
 
 fn timer_name(tcb: &Tcb) -> &'static str {
-    match (tcb.timer_kind(), tcb.state) {
+    match (tcb.next_timer(), tcb.state) {
         (TimerKind::Retransmit, State::SynSent) => "SYN retransmission timer",
         (TimerKind::Retransmit, State::SynReceived) => "SYN-ACK retransmission timer",
         (TimerKind::Retransmit, _) => "retransmission timer",
         (TimerKind::FinWait2, _) => "FIN-WAIT-2 timeout (tcp_fin_timeout)",
         (TimerKind::TimeWait, _) => "TIME-WAIT expiry",
+        (TimerKind::DelayedAck, _) => "delayed-ACK timer",
         (TimerKind::None, _) => "timer",
     }
 }

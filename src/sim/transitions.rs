@@ -18,6 +18,16 @@ impl<Q: Scheduler<Event>> World<Q> {
         let is_server = self.conns.slots[slot as usize].tcb.local.ip == SERVER.ip;
         if before == State::TimeWait {
             self.time_wait_left(slot, is_server);
+            if self.conns.slots[slot as usize].tcb.close_cause == Some(CloseCause::Assassinated) {
+                if is_server {
+                    self.metrics.counters.time_wait_assassinated_server += 1;
+                } else {
+                    self.metrics.counters.time_wait_assassinated_client += 1;
+                }
+            }
+        }
+        if is_server && matches!(role, Role::ServerChild { .. }) {
+            self.update_tcp_metrics(slot, before, after);
         }
         // No TIME-WAIT entry when the host holds tcp_max_tw_buckets: closed.
         if after == State::TimeWait && !self.time_wait_entered(slot, is_server) {
@@ -134,6 +144,33 @@ impl<Q: Scheduler<Event>> World<Q> {
             (State::FinWait2, State::TimeWait) if fin_wait2_is_tw => {}
             (_, State::TimeWait) => *tw += 1,
             _ => {}
+        }
+    }
+
+    /// `tcp_update_metrics` where Linux calls it: a connection that enters
+    /// TIME-WAIT (`tcp_time_wait`, even when tcp_max_tw_buckets leaves it
+    /// none), an orphan that enters FIN-WAIT-2 (which `tcp_rcv_state_process`
+    /// hands to `tcp_time_wait` too), and LAST-ACK -> CLOSED. The entry gets
+    /// an RTT if the connection has an estimate and is not backed off.
+    fn update_tcp_metrics(&mut self, slot: u32, before: State, after: State) {
+        if self.server.tcp_no_metrics_save {
+            return;
+        }
+        let tcb = &self.conns.slots[slot as usize].tcb;
+        let ends_well = match after {
+            State::TimeWait => !(before == State::FinWait2 && tcb.is_orphan()),
+            State::FinWait2 => tcb.is_orphan(),
+            State::Closed => before == State::LastAck && tcb.close_cause == Some(CloseCause::Normal),
+            _ => false,
+        };
+        if ends_well {
+            // synsim samples the RTT from timestamps only (`Tcb::rtt_sample`).
+            // Without them on the connection Linux samples segments that were
+            // not retransmitted (Karn), as a connection that ends with its
+            // timer not backed off has had: count that as an estimate.
+            let without_timestamps = !self.server.tcp_timestamps || tcb.ts_recent == 0;
+            let rtt_estimated = (tcb.srtt().is_some() || without_timestamps) && tcb.retransmits == 0;
+            self.tcp_metrics.update(self.now, tcb.remote.ip, rtt_estimated);
         }
     }
 

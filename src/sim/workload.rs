@@ -9,7 +9,8 @@ use super::world::{Event, World};
 use crate::config::{AttackKind, Closer, RateProfile, RunConfig};
 use crate::engine::rng::mix64;
 use crate::engine::{Scheduler, SimDuration, SimRng, SimTime};
-use crate::tcp::params::{DEFAULT_MSS, IP_LOCAL_PORT_RANGE, tcp_time_stamp};
+use crate::net::link::PathsId;
+use crate::tcp::params::{DEFAULT_MSS, IP_LOCAL_PORT_RANGE, tcp_tsval};
 use crate::tcp::ports::{PortChoice, Ports};
 use crate::tcp::time_wait::TimeWaitBuckets;
 use crate::tcp::{Flags, Segment, SockAddr, State, Tcb, TcpParams};
@@ -47,6 +48,8 @@ pub(super) struct Population {
     /// Per host: TIME-WAIT entries against tcp_max_tw_buckets, counted
     /// only when that is below the port count and so can bind.
     pub tw_buckets: TimeWaitBuckets,
+    /// The link's paths its hosts take (0: `[network]`'s).
+    pub paths: PathsId,
 }
 
 pub(super) struct Attacker {
@@ -62,6 +65,8 @@ pub(super) struct Attacker {
     pub salt: u64,
     pub ports: Ports,
     pub port_counts: Vec<[u16; 2]>,
+    /// The link's paths its SYNs and hosts take (0: `[network]`'s).
+    pub paths: PathsId,
 }
 
 impl Attacker {
@@ -132,7 +137,7 @@ pub(super) fn build(
             request_bytes: c.request_bytes,
             start: SimTime::ZERO + c.start,
             stop: c.stop.map(|s| SimTime::ZERO + s).unwrap_or(SimTime::MAX),
-            params: kernel::client_params(c, cfg.hz),
+            params: TcpParams { ts_secret: server_params.ts_secret, ..kernel::client_params(c, cfg.hz) },
             server_params: kernel::server_params_for(server_params, c),
             ports,
             round_robin: c.host_choice == crate::config::HostChoice::RoundRobin,
@@ -141,6 +146,7 @@ pub(super) fn build(
             arrivals_left: c.max_connections.unwrap_or(u64::MAX),
             port_counts: Vec::new(),
             tw_buckets,
+            paths: 0,
         });
     }
     let mut attackers = Vec::new();
@@ -162,6 +168,7 @@ pub(super) fn build(
             salt: mix64(seed ^ (i as u64) << 48 ^ run),
             ports: kernel::attacker_ports(),
             port_counts: Vec::new(),
+            paths: 0,
         });
     }
     (pops, attackers)
@@ -178,6 +185,9 @@ pub(super) fn interval(rate: Option<f64>) -> Option<SimDuration> {
 impl<Q: Scheduler<Event>> World<Q> {
     pub(super) fn schedule_workload(&mut self) {
         self.queue.push(self.warmup, Event::WarmupEnd);
+        if self.measure_end < self.end {
+            self.queue.push(self.measure_end, Event::MeasureEnd);
+        }
         if self.bin.0 > 0 {
             self.queue.push(SimTime::ZERO + self.bin, Event::Sample);
         }
@@ -272,7 +282,9 @@ impl<Q: Scheduler<Event>> World<Q> {
                     ..Default::default()
                 };
                 self.metrics.counters.attack_syns_sent += 1;
-                self.transmit(seg, Hints::NONE, Side::Other);
+                // A spoofed source is nobody's host: the attacker's own path.
+                let paths = self.attackers[index as usize].paths;
+                self.transmit_on(seg, Hints::NONE, Side::Other, Some(paths));
             }
             AttackKind::HalfOpen => {
                 let ip = a.base + self.rng_attack.random_range(0..a.hosts) as u32;
@@ -282,9 +294,10 @@ impl<Q: Scheduler<Event>> World<Q> {
                     src: SockAddr::new(ip, port),
                     dst: SERVER,
                     seq: self.rng_attack.next_u32(),
-                    tsval: tcp_time_stamp(now),
+                    tsval: tcp_tsval(now, 0, ip, SERVER.ip),
                     flags: Flags::SYN,
                     mss: DEFAULT_MSS,
+                    syn_opts: Segment::SACK_PERM | Segment::WSCALE,
                     ..Default::default()
                 };
                 self.metrics.counters.attack_syns_sent += 1;
@@ -338,6 +351,7 @@ mod tests {
             salt: 0,
             ports: kernel::attacker_ports(),
             port_counts: Vec::new(),
+            paths: 0,
         }
     }
 

@@ -28,12 +28,12 @@ use super::workload::{self, Attacker, Population, interval};
 use crate::config::{RunConfig, ServerConfig};
 use crate::engine::{Scheduler, SimDuration, SimRng, SimTime, Stream, TimingWheel, stream_rng};
 use crate::net::ingress::{Admit, Ingress};
-use crate::net::link::{Delivery, Link};
+use crate::net::link::{Delivery, Link, PathsId};
 use crate::net::{Direction, DropRule};
 use crate::tcp::time_wait::TimeWaitBuckets;
-use crate::tcp::{Listener, Segment, SockAddr, State, Tcb, TcpParams};
+use crate::tcp::{Listener, Segment, SockAddr, State, Tcb, TcpMetrics, TcpParams};
 use crate::trace::{RecordKind, Side, TraceRecord};
-use rand::Rng;
+use rand::{Rng, RngExt};
 use std::borrow::Cow;
 
 /// Everything that can happen. Small and `Copy` (48 bytes).
@@ -58,6 +58,9 @@ pub enum Event {
     Attack { attacker: u16 },
     /// End of the warm-up: gauges start measuring, counters are snapshot.
     WarmupEnd,
+    /// Start of the drain: no new attempt is measured, gauges and window
+    /// counters stop.
+    MeasureEnd,
     /// A time-series bin ends.
     Sample,
     /// A scripted scenario step.
@@ -73,6 +76,8 @@ pub struct World<Q: Scheduler<Event> = TimingWheel<Event>> {
     pub(super) now: SimTime,
     pub(super) end: SimTime,
     pub(super) warmup: SimTime,
+    /// The measured window's end (`duration - drain`).
+    pub(super) measure_end: SimTime,
     pub(super) bin: SimDuration,
     pub(super) queue: Q,
     pub(super) events: u64,
@@ -87,10 +92,12 @@ pub struct World<Q: Scheduler<Event> = TimingWheel<Event>> {
     /// The accept queue holds (slot, generation): a slot freed while its
     /// child waited may hold another connection by the time it is accepted.
     pub(super) listener: Listener<(u32, u32)>,
+    /// The server's TCP metrics cache: the peers it has proven.
+    pub(super) tcp_metrics: TcpMetrics,
     pub(super) acceptor: Acceptor,
     pub(super) ingress: Ingress<(Segment, Hints)>,
     pub(super) link: Link,
-    /// Each flow's path is FIFO (no `reorder`, and a delay that varies).
+    /// Some flow's path is FIFO (no `reorder`, and a delay that varies).
     fifo_paths: bool,
     pub(super) rng_isn: SimRng,
     pub(super) rng_arrivals: SimRng,
@@ -113,27 +120,63 @@ impl World<TimingWheel<Event>> {
     }
 }
 
+/// The server's TCP metrics cache at the start: each host of a population
+/// remembered with the population's `remembered` share, as if its last
+/// connection had just ended well (`tcp_update_metrics`). The cache keeps
+/// what its buckets hold (`tcp_metrics::TcpMetrics`).
+fn remembered_peers(cfg: &RunConfig, pops: &[Population], rng: &mut SimRng) -> TcpMetrics {
+    let mut metrics = TcpMetrics::new(rng.next_u32());
+    for (c, pop) in cfg.clients.values().zip(pops) {
+        if c.remembered <= 0.0 {
+            continue;
+        }
+        for h in 0..pop.hosts {
+            if c.remembered >= 1.0 || rng.random::<f64>() < c.remembered {
+                metrics.update(SimTime::ZERO, pop.base + h as u32, true);
+            }
+        }
+    }
+    metrics
+}
+
 impl<Q: Scheduler<Event>> World<Q> {
     pub fn with_queue(cfg: &RunConfig, seed: u64, run: u64, queue: Q) -> Self {
-        let server_params = kernel::server_params(&cfg.server, cfg.hz);
-        let mut plan = AddressPlan::default();
-        let (pops, attackers) = workload::build(cfg, &mut plan, server_params, seed, run);
         let mut secrets = stream_rng(seed, run, Stream::Secrets);
-        let listener = Listener::new(SERVER, kernel::listener_config(&cfg.server), secrets.next_u64());
+        let cookie_secret = secrets.next_u64();
+        // One secret behind every host's timestamp offsets (each host's
+        // offsets still differ: they hash its own address).
+        let ts_secret = secrets.next_u64();
+        let server_params = TcpParams { ts_secret, ..kernel::server_params(&cfg.server, cfg.hz) };
+        let mut plan = AddressPlan::default();
+        let (mut pops, mut attackers) = workload::build(cfg, &mut plan, server_params, seed, run);
+        let listener = Listener::new(SERVER, kernel::listener_config(&cfg.server), cookie_secret);
+        let tcp_metrics = remembered_peers(cfg, &pops, &mut secrets);
         let ingress = Ingress::new(
             cfg.server.netdev_max_backlog as usize,
             interval(cfg.server.packet_rate.per_second()),
         );
-        let link = Link::new(
+        let mut link = Link::new(
             cfg.network.client_to_server(),
             cfg.network.server_to_client(),
+            cfg.network.reorder,
             stream_rng(seed, run, Stream::Loss),
             stream_rng(seed, run, Stream::Delay),
         );
+        for (pop, c) in pops.iter_mut().zip(cfg.clients.values()) {
+            if let Some(n) = &c.network {
+                pop.paths = link.add_paths(cfg.network.for_population(n));
+            }
+        }
+        for (at, a) in attackers.iter_mut().zip(cfg.attackers.values()) {
+            if let Some(n) = &a.network {
+                at.paths = link.add_paths(cfg.network.for_population(n));
+            }
+        }
         let mut world = World {
             now: SimTime::ZERO,
             end: SimTime::ZERO + cfg.duration,
             warmup: SimTime::ZERO + cfg.warmup,
+            measure_end: SimTime::ZERO + SimDuration(cfg.duration.0.saturating_sub(cfg.drain.0)),
             bin: cfg.bin,
             queue,
             events: 0,
@@ -145,9 +188,10 @@ impl<Q: Scheduler<Event>> World<Q> {
             server_params,
             hz: cfg.hz,
             listener,
+            tcp_metrics,
             acceptor: Acceptor::new(&cfg.server, stream_rng(seed, run, Stream::Service)),
             ingress,
-            fifo_paths: !cfg.network.reorder && link.has_jitter(),
+            fifo_paths: link.any_fifo(),
             link,
             rng_isn: stream_rng(seed, run, Stream::Isn),
             rng_arrivals: stream_rng(seed, run, Stream::Arrivals),
@@ -268,6 +312,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             Event::WorkerFree => self.on_worker_free(),
             Event::Attack { attacker } => self.on_attack(attacker),
             Event::WarmupEnd => self.on_warmup_end(),
+            Event::MeasureEnd => self.metrics.measure_end(self.now, &self.listener.counters),
             Event::Sample => self.on_sample(),
             Event::Script { index } => self.on_script(index),
             Event::TimeWaitSweep => self.on_time_wait_sweep(),
@@ -397,8 +442,15 @@ impl<Q: Scheduler<Event>> World<Q> {
     }
 
     /// Puts a segment on the path toward its destination (`net::link`
-    /// decides: drop rules, the loss process, then the delay).
+    /// decides: drop rules, the loss process, then the delay). The path is
+    /// its far end's: that host's population's own, or `[network]`'s.
     pub(super) fn transmit(&mut self, seg: Segment, hints: Hints, from: Side) {
+        self.transmit_on(seg, hints, from, None);
+    }
+
+    /// `transmit` on the given paths (None: the far end's), for senders
+    /// whose address says nothing of them (a spoofed SYN).
+    pub(super) fn transmit_on(&mut self, seg: Segment, hints: Hints, from: Side, paths: Option<PathsId>) {
         let direction =
             if seg.dst.ip == SERVER.ip { Direction::ClientToServer } else { Direction::ServerToClient };
         self.metrics.counters.segments_sent += 1;
@@ -412,7 +464,15 @@ impl<Q: Scheduler<Event>> World<Q> {
         }
         let state = self.state_at(seg.src, seg.dst);
         self.record(from, RecordKind::Sent, Some(seg), (state, state), "");
-        match self.link.decide(&seg, direction) {
+        let far_end = if direction == Direction::ClientToServer { seg.src.ip } else { seg.dst.ip };
+        // Only looked up when something depends on it.
+        let origin = (self.fifo_paths || self.link.has_population_paths()).then(|| self.plan.origin(far_end));
+        let paths = paths.unwrap_or(match origin {
+            Some(Origin::Population(p, _)) => self.pops[p as usize].paths,
+            Some(Origin::AttackHosts(a)) => self.attackers[a as usize].paths,
+            _ => 0,
+        });
+        match self.link.decide(&seg, direction, paths) {
             Delivery::Dropped(rule) => {
                 self.metrics.counters.segments_lost += 1;
                 self.record(from, RecordKind::Lost, Some(seg), (None, None), format!("{rule}"));
@@ -427,9 +487,8 @@ impl<Q: Scheduler<Event>> World<Q> {
                 // (equal times keep send order). Segments of no connection
                 // (spoofed SYNs, RSTs to strays) have no flow to keep, and
                 // a spoofed address (no host) needs no lookup to know it.
-                let far_end = if direction == Direction::ClientToServer { seg.src.ip } else { seg.dst.ip };
-                if self.fifo_paths
-                    && !matches!(self.plan.origin(far_end), Origin::Elsewhere)
+                if self.link.fifo(paths)
+                    && !matches!(origin, Some(Origin::Elsewhere))
                     && let Some(slot) = self.conns.find(seg.src, seg.dst, 0)
                 {
                     let s = &mut self.conns.slots[slot as usize];

@@ -9,8 +9,9 @@
 //! the queue rules around it.
 
 use super::params::{
-    TCP_RETRIES2, TCP_RTO_MIN, TCP_TIMEOUT_INIT, TCP_TIMEWAIT_LEN, TcpParams, WINDOW, backoff, syn_backoff,
-    syn_model_timeout_ms, tcp_time_stamp,
+    TCP_ATO_MIN_MS, TCP_DELACK_MAX_MS, TCP_DELACK_MIN_MS, TCP_RETRIES2, TCP_RTO_MIN, TCP_TIMEOUT_INIT,
+    TCP_TIMEWAIT_LEN, TcpParams, WINDOW, backoff, syn_backoff, syn_model_timeout_ms, tcp_time_stamp,
+    tcp_tsval,
 };
 use super::segment::{Flags, Segment, SockAddr};
 use super::seq::{seq_gt, seq_le, seq_lt};
@@ -34,9 +35,13 @@ pub enum CloseCause {
     FinTimeout,
     /// The local application aborted (SO_LINGER {on, 0}): RST sent.
     Abort,
+    /// An RST ended TIME-WAIT early: TIME-WAIT assassination (RFC 1337),
+    /// which `tcp_rfc1337 = 0` allows.
+    Assassinated,
 }
 
-/// The one pending timer of a connection.
+/// A connection's timers: one connection timer (retransmission,
+/// FIN-WAIT-2 or TIME-WAIT) and, beside it, the delayed ACK's.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum TimerKind {
     None,
@@ -46,6 +51,9 @@ pub enum TimerKind {
     FinWait2,
     /// TIME-WAIT expiry (`TCP_TIMEWAIT_LEN`).
     TimeWait,
+    /// The delayed-ACK timer (`ICSK_TIME_DACK`), which runs beside the
+    /// others: [`Tcb::next_timer`] names it when it fires first.
+    DelayedAck,
 }
 
 /// What the caller must do after a segment was processed.
@@ -59,14 +67,18 @@ pub enum Disposition {
     ReopenFromTimeWait { isn: u32 },
 }
 
-const FLAG_ORPHAN: u8 = 1; // the application called close()
-const FLAG_FIN_SENT: u8 = 2;
-const FLAG_RTT_SAMPLED: u8 = 4;
-const FLAG_ACKED_ON_OVERFLOW: u8 = 8; // request: final ACK seen, accept queue was full
-const FLAG_FROM_COOKIE: u8 = 16;
-const FLAG_FIN_RECEIVED: u8 = 32;
+const FLAG_ORPHAN: u16 = 1; // the application called close()
+const FLAG_FIN_SENT: u16 = 2;
+const FLAG_RTT_SAMPLED: u16 = 4;
+const FLAG_ACKED: u16 = 8; // request: a final ACK was dropped (accept queue full, or TCP_DEFER_ACCEPT)
+const FLAG_FROM_COOKIE: u16 = 16;
+const FLAG_FIN_RECEIVED: u16 = 32;
+const FLAG_PINGPONG: u16 = 64; // `inet_csk_in_pingpong_mode`: interactive, ACKs wait
+const FLAG_ACK_SCHEDULED: u16 = 128; // `inet_csk_ack_scheduled`: an ACK is owed
+const FLAG_PEER_SACK: u16 = 256; // the peer's SYN offered SACK_PERM
+const FLAG_PEER_WSCALE: u16 = 512; // the peer's SYN offered a window scale
 
-/// A transmission control block (RFC 9293 §3.3.1). 72 bytes.
+/// A transmission control block (RFC 9293 §3.3.1). 80 bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tcb {
     pub local: SockAddr,
@@ -76,7 +88,7 @@ pub struct Tcb {
     /// Consecutive expiries of the current retransmission timer (a
     /// request's `num_timeout`).
     pub retransmits: u8,
-    flags: u8,
+    flags: u16,
     pub iss: u32,
     pub snd_una: u32,
     pub snd_nxt: u32,
@@ -95,6 +107,11 @@ pub struct Tcb {
     pub state_since: SimTime,
     /// Why it closed, once `state == Closed`.
     pub close_cause: Option<CloseCause>,
+    /// The delayed-ACK engine (`icsk_ack`): the ACK timeout in ms (0
+    /// until the first data arrives) and when the delayed-ACK timer fires
+    /// (`SimTime::MAX`: not armed).
+    ato_ms: u16,
+    delack_at: SimTime,
 }
 
 impl Tcb {
@@ -118,6 +135,8 @@ impl Tcb {
             deadline: SimTime::MAX,
             state_since: now,
             close_cause: None,
+            ato_ms: 0,
+            delack_at: SimTime::MAX,
         }
     }
 
@@ -148,6 +167,7 @@ impl Tcb {
         tcb.irs = syn.seq;
         tcb.rcv_nxt = syn.seq.wrapping_add(1);
         tcb.ts_recent = syn.tsval;
+        tcb.note_peer_syn(syn);
         tcb.snd_nxt = iss.wrapping_add(1);
         out.push(tcb.syn_ack(now, p));
         if p.two_way {
@@ -176,12 +196,32 @@ impl Tcb {
         tcb
     }
 
+    /// When the next timer fires: the connection timer or the delayed ACK.
     pub fn poll_timeout(&self) -> Option<SimTime> {
-        (self.timer != TimerKind::None).then_some(self.deadline)
+        let timer = if self.timer == TimerKind::None { SimTime::MAX } else { self.deadline };
+        let next = timer.min(self.delack_at);
+        (next != SimTime::MAX).then_some(next)
     }
 
+    /// The connection timer (retransmission, FIN-WAIT-2, TIME-WAIT).
     pub fn timer_kind(&self) -> TimerKind {
         self.timer
+    }
+
+    /// The timer that fires next, the delayed ACK included.
+    pub fn next_timer(&self) -> TimerKind {
+        if self.delack_at != SimTime::MAX
+            && (self.timer == TimerKind::None || self.delack_at <= self.deadline)
+        {
+            TimerKind::DelayedAck
+        } else {
+            self.timer
+        }
+    }
+
+    /// An ACK waits for the delayed-ACK timer.
+    pub fn ack_delayed(&self) -> bool {
+        self.delack_at != SimTime::MAX
     }
 
     pub fn is_orphan(&self) -> bool {
@@ -190,13 +230,13 @@ impl Tcb {
     pub fn from_cookie_flag(&self) -> bool {
         self.flags & FLAG_FROM_COOKIE != 0
     }
-    /// A request whose final ACK found the accept queue full
-    /// (`inet_rsk(req)->acked`).
-    pub fn acked_on_overflow(&self) -> bool {
-        self.flags & FLAG_ACKED_ON_OVERFLOW != 0
+    /// `inet_rsk(req)->acked`: the request's final ACK came and was
+    /// dropped (the accept queue was full, or TCP_DEFER_ACCEPT waits for data).
+    pub fn acked(&self) -> bool {
+        self.flags & FLAG_ACKED != 0
     }
-    pub fn mark_acked_on_overflow(&mut self) {
-        self.flags |= FLAG_ACKED_ON_OVERFLOW;
+    pub fn mark_acked(&mut self) {
+        self.flags |= FLAG_ACKED;
     }
     /// The peer's FIN has been received (the application would read EOF).
     pub fn fin_received(&self) -> bool {
@@ -239,6 +279,98 @@ impl Tcb {
         self.deadline = SimTime::MAX;
     }
 
+    /// Sends `seg`; one that carries an ACK settles whatever ACK was owed
+    /// (`tcp_event_ack_sent` clears the delayed-ACK timer).
+    fn emit(&mut self, seg: Segment, out: &mut Vec<Segment>) {
+        if seg.flags.ack() && !seg.flags.rst() {
+            self.flags &= !FLAG_ACK_SCHEDULED;
+            self.delack_at = SimTime::MAX;
+        }
+        out.push(seg);
+    }
+
+    /// `tcp_event_data_recv`: in-order data arrived. The first data
+    /// starts the delayed-ACK engine: quick-ACK mode (`tcp_incr_quickack`)
+    /// and the ACK timeout at `TCP_ATO_MIN`. Later data would adapt the
+    /// timeout to the gaps between segments; a connection here carries
+    /// at most one data segment each way.
+    fn data_received(&mut self) {
+        self.flags |= FLAG_ACK_SCHEDULED;
+        if self.ato_ms == 0 {
+            self.ato_ms = TCP_ATO_MIN_MS;
+        }
+    }
+
+    /// `tcp_in_quickack_mode`: quick ACKs left, and not interactive.
+    /// Linux grants `TCP_MAX_QUICKACKS` (16) at the first data
+    /// (WINDOW / (2 MSS) is more for every MSS here) and spends one per
+    /// ACK; a connection here sends a handful of ACKs, so they never run
+    /// out: quick ACKs are left once data has arrived (ato set). (The
+    /// delayed-ACK timer also sets ato, but it runs only after a FIN,
+    /// when no data can follow.)
+    fn in_quickack_mode(&self) -> bool {
+        self.ato_ms != 0 && self.flags & FLAG_PINGPONG == 0
+    }
+
+    /// `__tcp_ack_snd_check`: the owed ACK goes now in quick-ACK mode
+    /// (or when `immediate`: data out of order, or not taken), else it
+    /// waits for the delayed-ACK timer.
+    fn ack_snd_check(&mut self, now: SimTime, immediate: bool, p: &TcpParams, out: &mut Vec<Segment>) {
+        if self.flags & FLAG_ACK_SCHEDULED == 0 {
+            return;
+        }
+        if immediate || self.in_quickack_mode() {
+            self.emit(self.ack_now(now, p), out);
+        } else {
+            self.send_delayed_ack(now, p, out);
+        }
+    }
+
+    /// `tcp_send_delayed_ack`: arm the delayed-ACK timer `ato` from now.
+    /// An ato above `TCP_DELACK_MIN` is bounded by `TCP_DELACK_MAX`
+    /// (interactive) or HZ/2, and by the smoothed RTT; every ato by
+    /// `TCP_DELACK_MAX`. A timer already armed stays if it is earlier, or
+    /// the ACK goes now if that timer is within ato/4 of firing. An ato
+    /// of 0 (no data received yet) fires at the next jiffy.
+    fn send_delayed_ack(&mut self, now: SimTime, p: &TcpParams, out: &mut Vec<Segment>) {
+        let mut ato = self.ato_ms as u64;
+        if ato > TCP_DELACK_MIN_MS {
+            // HZ/2 unless interactive.
+            let mut max_ato = if self.flags & FLAG_PINGPONG != 0 { TCP_DELACK_MAX_MS } else { 500 };
+            if let Some(srtt) = self.srtt() {
+                max_ato = max_ato.min((srtt.as_nanos() / 1_000_000).max(TCP_DELACK_MIN_MS));
+            }
+            ato = ato.min(max_ato);
+        }
+        let ato = SimDuration::from_millis(ato.min(TCP_DELACK_MAX_MS));
+        let mut at = timer_wheel::expires(now, ato, p.hz, false);
+        if self.delack_at != SimTime::MAX {
+            if self.delack_at <= now + SimDuration(ato.0 / 4) {
+                self.emit(self.ack_now(now, p), out);
+                return;
+            }
+            at = at.min(self.delack_at);
+        }
+        self.delack_at = at;
+    }
+
+    /// `tcp_delack_timer_handler`: the owed ACK goes; an interactive
+    /// connection leaves pingpong mode with the minimal timeout, another
+    /// doubles its timeout (up to the RTO).
+    fn delayed_ack_timer(&mut self, now: SimTime, p: &TcpParams, out: &mut Vec<Segment>) {
+        self.delack_at = SimTime::MAX;
+        if self.flags & FLAG_ACK_SCHEDULED == 0 {
+            return;
+        }
+        if self.flags & FLAG_PINGPONG != 0 {
+            self.flags &= !FLAG_PINGPONG;
+            self.ato_ms = TCP_ATO_MIN_MS;
+        } else {
+            self.ato_ms = (self.ato_ms as u32 * 2).min(self.rto_ms).min(u16::MAX as u32) as u16;
+        }
+        self.emit(self.ack_now(now, p), out);
+    }
+
     /// Ends the connection without a segment: a TIME-WAIT the kernel could
     /// not keep (`tcp_max_tw_buckets`), or one reused by `tcp_tw_reuse`.
     pub fn discard(&mut self, now: SimTime, cause: CloseCause) {
@@ -249,16 +381,23 @@ impl Tcb {
         self.set_state(now, State::Closed);
         self.close_cause = Some(cause);
         self.disarm();
+        self.delack_at = SimTime::MAX;
     }
 
-    fn tsval(now: SimTime, p: &TcpParams) -> u32 {
-        // The millisecond clock; +1 so that the option is never the
-        // "absent" value 0 at t = 0.
-        if p.timestamps { tcp_time_stamp(now) } else { 0 }
+    /// Our TSval, when the segment carries timestamps: a SYN offers them
+    /// (`tcp_timestamps`); every later segment carries them only if the
+    /// peer's SYN or SYN-ACK did (RFC 7323 §3.2; TS.Recent is then set).
+    fn tsval(&self, now: SimTime, p: &TcpParams, flags: Flags) -> u32 {
+        let offered = flags.syn() && !flags.ack();
+        if p.timestamps && (offered || self.ts_recent != 0) {
+            tcp_tsval(now, p.ts_secret, self.local.ip, self.remote.ip)
+        } else {
+            0
+        }
     }
 
     fn segment(&self, now: SimTime, p: &TcpParams, seq: u32, flags: Flags) -> Segment {
-        let tsval = Tcb::tsval(now, p);
+        let tsval = self.tsval(now, p, flags);
         Segment {
             src: self.local,
             dst: self.remote,
@@ -269,15 +408,38 @@ impl Tcb {
             len: 0,
             mss: 0,
             flags,
+            syn_opts: 0,
         }
     }
 
+    /// A Linux SYN offers MSS, SACK (`tcp_sack`), timestamps and a window
+    /// scale (`tcp_window_scaling`) (`tcp_syn_options`).
     fn syn(&self, now: SimTime, p: &TcpParams) -> Segment {
-        Segment { mss: p.mss, ..self.segment(now, p, self.iss, Flags::SYN) }
+        let syn_opts = Segment::SACK_PERM | Segment::WSCALE;
+        Segment { mss: p.mss, syn_opts, ..self.segment(now, p, self.iss, Flags::SYN) }
     }
 
+    /// The SYN-ACK answers only the options the SYN offered
+    /// (`tcp_synack_options`).
     fn syn_ack(&self, now: SimTime, p: &TcpParams) -> Segment {
-        Segment { mss: p.mss, ..self.segment(now, p, self.iss, Flags::SYN_ACK) }
+        let mut syn_opts = 0;
+        if self.flags & FLAG_PEER_SACK != 0 {
+            syn_opts |= Segment::SACK_PERM;
+        }
+        if self.flags & FLAG_PEER_WSCALE != 0 {
+            syn_opts |= Segment::WSCALE;
+        }
+        Segment { mss: p.mss, syn_opts, ..self.segment(now, p, self.iss, Flags::SYN_ACK) }
+    }
+
+    /// Remembers the options of the peer's SYN, for our SYN-ACKs.
+    fn note_peer_syn(&mut self, syn: &Segment) {
+        if syn.syn_opts & Segment::SACK_PERM != 0 {
+            self.flags |= FLAG_PEER_SACK;
+        }
+        if syn.syn_opts & Segment::WSCALE != 0 {
+            self.flags |= FLAG_PEER_WSCALE;
+        }
     }
 
     fn ack_now(&self, now: SimTime, p: &TcpParams) -> Segment {
@@ -306,7 +468,7 @@ impl Tcb {
         }
         let seg = Segment { len, ..self.segment(now, p, self.snd_nxt, Flags::PSH_ACK) };
         self.snd_nxt = self.snd_nxt.wrapping_add(len as u32);
-        out.push(seg);
+        self.emit(seg, out);
         if self.timer != TimerKind::Retransmit {
             self.retransmits = 0;
             self.arm(now, TimerKind::Retransmit, self.rto(), p);
@@ -343,7 +505,7 @@ impl Tcb {
         let seg = self.segment(now, p, self.snd_nxt, Flags::FIN_ACK);
         self.snd_nxt = self.snd_nxt.wrapping_add(1);
         self.flags |= FLAG_FIN_SENT;
-        out.push(seg);
+        self.emit(seg, out);
         if self.timer != TimerKind::Retransmit {
             self.retransmits = 0;
             self.arm(now, TimerKind::Retransmit, self.rto(), p);
@@ -354,11 +516,11 @@ impl Tcb {
     /// `TCP_RTO_MIN`) (`tcp_set_rto`, where `rttvar` never drops below
     /// `tcp_rto_min`). The sample comes from the echoed timestamp, as
     /// `tcp_ack_update_rtt` takes it, so retransmitted handshakes still give one.
-    fn rtt_sample(&mut self, now: SimTime, seg: &Segment) {
+    fn rtt_sample(&mut self, now: SimTime, seg: &Segment, p: &TcpParams) {
         if seg.tsecr == 0 {
             return;
         }
-        let now_ms = tcp_time_stamp(now);
+        let now_ms = tcp_tsval(now, p.ts_secret, self.local.ip, self.remote.ip);
         let rtt_ms = now_ms.wrapping_sub(seg.tsecr);
         if rtt_ms > 3_600_000 {
             return;
@@ -432,15 +594,16 @@ impl Tcb {
         self.ts_recent = seg.tsval;
         if f.ack() {
             self.snd_una = seg.ack;
-            self.rtt_sample(now, seg);
+            self.rtt_sample(now, seg, p);
             self.retransmits = 0;
             self.disarm();
             self.set_state(now, State::Established);
-            out.push(self.ack_now(now, p));
+            self.emit(self.ack_now(now, p), out);
         } else {
             // Simultaneous open: SYN-SENT -> SYN-RECEIVED, SYN-ACK with our ISN.
+            self.note_peer_syn(seg);
             self.set_state(now, State::SynReceived);
-            out.push(self.syn_ack(now, p));
+            self.emit(self.syn_ack(now, p), out);
             self.retransmits = 0;
             self.arm(now, TimerKind::Retransmit, TCP_TIMEOUT_INIT, p);
         }
@@ -453,7 +616,7 @@ impl Tcb {
         // SYN-ACK again, take no new state (`tcp_check_req`).
         // Linux also restarts the request timer from now (`mod_timer_pending`).
         if self.state == State::SynReceived && f.syn() && !f.ack() && !f.rst() && seg.seq == self.irs {
-            out.push(self.syn_ack(now, p));
+            self.emit(self.syn_ack(now, p), out);
             if self.timer == TimerKind::Retransmit {
                 self.arm(now, TimerKind::Retransmit, backoff(TCP_TIMEOUT_INIT, self.retransmits), p);
             }
@@ -470,7 +633,7 @@ impl Tcb {
         {
             self.set_state(now, State::Established);
             self.snd_una = seg.ack;
-            self.rtt_sample(now, seg);
+            self.rtt_sample(now, seg, p);
             self.retransmits = 0;
             self.disarm();
             return;
@@ -486,7 +649,7 @@ impl Tcb {
             if seg.seq == self.rcv_nxt {
                 self.close_with(now, CloseCause::Reset);
             } else if in_window {
-                out.push(self.ack_now(now, p));
+                self.emit(self.ack_now(now, p), out);
             }
             return;
         }
@@ -505,13 +668,13 @@ impl Tcb {
                 });
                 self.close_with(now, CloseCause::Reset);
             } else {
-                out.push(self.ack_now(now, p));
+                self.emit(self.ack_now(now, p), out);
             }
             return;
         }
         if !acceptable {
             // Out of window: ACK it so the peer resynchronises, then drop.
-            out.push(self.ack_now(now, p));
+            self.emit(self.ack_now(now, p), out);
             return;
         }
         if !f.ack() {
@@ -522,7 +685,7 @@ impl Tcb {
             if seq_gt(seg.ack, self.snd_una) && seq_le(seg.ack, self.snd_nxt) {
                 self.set_state(now, State::Established);
                 self.snd_una = seg.ack;
-                self.rtt_sample(now, seg);
+                self.rtt_sample(now, seg, p);
                 self.retransmits = 0;
                 self.disarm();
             } else {
@@ -532,11 +695,11 @@ impl Tcb {
             }
         } else if seq_gt(seg.ack, self.snd_nxt) {
             // Acknowledges something not yet sent: ACK and drop.
-            out.push(self.ack_now(now, p));
+            self.emit(self.ack_now(now, p), out);
             return;
         } else if seq_gt(seg.ack, self.snd_una) {
             self.snd_una = seg.ack;
-            self.rtt_sample(now, seg);
+            self.rtt_sample(now, seg, p);
             self.retransmits = 0;
             if self.snd_una == self.snd_nxt {
                 self.disarm();
@@ -567,35 +730,48 @@ impl Tcb {
             }
             _ => {}
         }
-        // Segment text: in-order data is taken and acknowledged at once
-        // (no delayed ACK: the simulation carries no bulk data).
-        let mut must_ack = false;
+        // Segment text (`tcp_data_queue`): in-order data is taken and
+        // owes an ACK (`tcp_event_data_recv`); data out of order, or
+        // after our side stopped taking it, is ACKed at once.
+        let mut immediate = false;
         if seg.len > 0 {
             if matches!(self.state, State::Established | State::FinWait1 | State::FinWait2)
                 && seg.seq == self.rcv_nxt
             {
                 self.rcv_nxt = self.rcv_nxt.wrapping_add(seg.len as u32);
+                self.data_received();
+            } else {
+                self.flags |= FLAG_ACK_SCHEDULED;
+                immediate = true;
             }
-            must_ack = true;
         }
-        // The FIN bit, when it is next in sequence. (A retransmitted FIN
-        // sits below RCV.NXT and was ACKed above as out of window.)
+        // The FIN bit, when it is next in sequence (`tcp_fin`). (A
+        // retransmitted FIN sits below RCV.NXT and was ACKed above as out
+        // of window.) The passive closer owes an ACK and turns
+        // interactive (pingpong): its ACK waits for the delayed-ACK timer,
+        // and a close() before it fires sends one FIN/ACK. A FIN that
+        // answers ours is ACKed at once.
         if f.fin() && !self.fin_received() && seg.seq.wrapping_add(seg.len as u32) == self.rcv_nxt {
             self.rcv_nxt = self.rcv_nxt.wrapping_add(1);
-            self.flags |= FLAG_FIN_RECEIVED;
-            out.push(self.ack_now(now, p));
+            self.flags |= FLAG_FIN_RECEIVED | FLAG_ACK_SCHEDULED;
             match self.state {
-                State::SynReceived | State::Established => self.set_state(now, State::CloseWait),
-                State::FinWait1 if fin_acked => self.enter_time_wait(now, p),
-                State::FinWait1 => self.set_state(now, State::Closing),
-                State::FinWait2 => self.enter_time_wait(now, p),
+                State::SynReceived | State::Established => {
+                    self.set_state(now, State::CloseWait);
+                    self.flags |= FLAG_PINGPONG;
+                }
+                State::FinWait1 => {
+                    self.emit(self.ack_now(now, p), out);
+                    self.set_state(now, State::Closing);
+                }
+                State::FinWait2 => {
+                    self.emit(self.ack_now(now, p), out);
+                    self.enter_time_wait(now, p);
+                    return;
+                }
                 _ => {}
             }
-            return;
         }
-        if must_ack {
-            out.push(self.ack_now(now, p));
-        }
+        self.ack_snd_check(now, immediate, p, out);
     }
 
     fn enter_time_wait(&mut self, now: SimTime, p: &TcpParams) {
@@ -615,9 +791,13 @@ impl Tcb {
         let f = seg.flags;
         // In window: only a bare ACK or an RST can be.
         if seg.seq == self.rcv_nxt && (seg.seq_len() == 0 || f.rst()) {
+            // An RST here assassinates the TIME-WAIT (RFC 1337), unless
+            // `tcp_rfc1337` = 1, which ignores it without restarting the
+            // 60 s; a bare ACK restarts them.
             if f.rst() {
-                // TIME-WAIT assassination (RFC 1337), allowed with tcp_rfc1337 = 0.
-                self.close_with(now, CloseCause::Normal);
+                if !p.rfc1337 {
+                    self.close_with(now, CloseCause::Assassinated);
+                }
             } else {
                 self.arm(now, TimerKind::TimeWait, TCP_TIMEWAIT_LEN, p);
             }
@@ -641,7 +821,7 @@ impl Tcb {
             if f.ack() {
                 self.arm(now, TimerKind::TimeWait, TCP_TIMEWAIT_LEN, p);
             }
-            out.push(self.ack_now(now, p));
+            self.emit(self.ack_now(now, p), out);
         }
         Disposition::Done
     }
@@ -651,8 +831,14 @@ impl Tcb {
     /// For a request at a listener, `p.synack_retries` is the threshold the
     /// listener computed (`reqsk_timer_handler` prunes it under load).
     pub fn handle_timeout(&mut self, now: SimTime, p: &TcpParams, out: &mut Vec<Segment>) {
+        if self.delack_at <= now {
+            self.delayed_ack_timer(now, p, out);
+            if self.timer == TimerKind::None || self.deadline > now {
+                return;
+            }
+        }
         match (self.timer, self.state) {
-            (TimerKind::None, _) => {}
+            (TimerKind::None | TimerKind::DelayedAck, _) => {}
             (TimerKind::TimeWait, _) => self.close_with(now, CloseCause::Normal),
             (TimerKind::FinWait2, _) => self.close_with(now, CloseCause::FinTimeout),
             // SYN-SENT (`tcp_retransmit_timer`, `tcp_write_timeout`): the
@@ -682,7 +868,7 @@ impl Tcb {
                     self.close_with(now, CloseCause::Timeout);
                 } else {
                     self.retransmits += 1;
-                    out.push(self.syn_ack(now, p));
+                    self.emit(self.syn_ack(now, p), out);
                     let rto = backoff(TCP_TIMEOUT_INIT, self.retransmits);
                     self.arm_in_timer(now, TimerKind::Retransmit, rto, p);
                 }
@@ -700,7 +886,7 @@ impl Tcb {
                     self.close_with(now, CloseCause::Timeout);
                 } else {
                     self.retransmits += 1;
-                    out.push(self.unacked_segment(now, p));
+                    self.emit(self.unacked_segment(now, p), out);
                     self.arm_in_timer(now, TimerKind::Retransmit, backoff(self.rto(), self.retransmits), p);
                 }
             }

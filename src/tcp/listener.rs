@@ -6,7 +6,7 @@
 //! step, so every queue rule is testable without a simulation.
 
 use super::conn::{CloseCause, Tcb, reset_for};
-use super::params::{SynCookies, TcpParams, tcp_time_stamp};
+use super::params::{SynCookies, TCP_RTO_MAX, TCP_TIMEOUT_INIT, TcpParams, tcp_tsval};
 use super::segment::{Flags, Segment, SockAddr};
 use super::state::State;
 use crate::engine::rng::mix64;
@@ -23,6 +23,28 @@ pub struct ListenerConfig {
     pub abort_on_overflow: bool,
     /// `reqsk_timer_handler`'s young-request pruning (false: an ablation).
     pub synack_pruning: bool,
+    /// TCP_DEFER_ACCEPT as `rskq_defer_accept`: for this many SYN-ACK
+    /// timeouts a request waits for data after a bare ACK (see
+    /// [`defer_accept_retrans`]); 0: off.
+    pub defer_accept: u8,
+}
+
+/// `secs_to_retrans(seconds, TCP_TIMEOUT_INIT, TCP_RTO_MAX)`: TCP_DEFER_ACCEPT's
+/// seconds as the SYN-ACK timeouts whose doubling periods cover them
+/// (`do_tcp_setsockopt`): 1 s is 1, 2-3 s 2, 4-7 s 3, 8-15 s 4 ...
+pub fn defer_accept_retrans(seconds: u32) -> u8 {
+    if seconds == 0 {
+        return 0;
+    }
+    let max = TCP_RTO_MAX.as_nanos() / 1_000_000_000;
+    let mut timeout = TCP_TIMEOUT_INIT.as_nanos() / 1_000_000_000;
+    let (mut retrans, mut period) = (1u8, timeout);
+    while seconds as u64 > period && retrans < u8::MAX {
+        retrans += 1;
+        timeout = (timeout * 2).min(max);
+        period += timeout;
+    }
+    retrans
 }
 
 impl ListenerConfig {
@@ -60,6 +82,8 @@ pub struct ListenerCounters {
     pub syncookies_without_options: u64,
     /// SYNs dropped by the last-quarter rule (counted in listen_drops too).
     pub unproven_drops: u64,
+    /// Bare final ACKs dropped by TCP_DEFER_ACCEPT (TcpExtTCPDeferAcceptDrop).
+    pub defer_accept_drops: u64,
     /// SYN-ACK retransmissions (the server's share of TcpExtTCPSynRetrans).
     pub synack_retrans: u64,
     /// Requests that expired after their SYN-ACK retries.
@@ -93,6 +117,9 @@ pub enum RequestOutcome {
     /// The final ACK found the accept queue full and was dropped; the
     /// request stays, marked `acked`.
     Overflowed,
+    /// TCP_DEFER_ACCEPT: a bare final ACK was dropped; the request stays,
+    /// marked `acked`, until data comes or the deferral ends.
+    Deferred,
     /// The request is gone (RST, a new SYN, or `tcp_abort_on_overflow`):
     /// the caller discards it.
     Removed,
@@ -159,12 +186,15 @@ impl<T> Listener<T> {
     }
 
     /// A SYN reached the listener (`tcp_conn_request`), in Linux's order.
+    /// `proven` says whether its sender is a proven peer; it is asked only
+    /// where the last-quarter rule would drop the SYN.
     pub fn on_syn(
         &mut self,
         now: SimTime,
         syn: &Segment,
         p: &TcpParams,
         out: &mut Vec<Segment>,
+        proven: impl FnOnce() -> bool,
     ) -> SynVerdict {
         let mut want_cookie = false;
         if self.cfg.syncookies == SynCookies::Always || self.syn_queue_full() {
@@ -190,10 +220,10 @@ impl<T> Listener<T> {
             return SynVerdict::Cookie;
         }
         // Without cookies the last quarter of tcp_max_syn_backlog is kept
-        // for peers proven alive (`tcp_peer_is_proven`); the simulation
-        // keeps no TCP metrics, so no peer is proven.
+        // for peers proven alive (`tcp_peer_is_proven`: the TCP metrics
+        // cache holds an RTT for the sender's address).
         let msb = self.cfg.max_syn_backlog;
-        if self.cfg.syncookies == SynCookies::Off && msb.saturating_sub(self.qlen) < (msb >> 2) {
+        if self.cfg.syncookies == SynCookies::Off && msb.saturating_sub(self.qlen) < (msb >> 2) && !proven() {
             self.counters.unproven_drops += 1;
             self.counters.listen_drops += 1;
             return SynVerdict::Dropped;
@@ -264,7 +294,17 @@ impl<T> Listener<T> {
         p: &TcpParams,
         out: &mut Vec<Segment>,
     ) -> bool {
-        let threshold = self.synack_retry_threshold(p.synack_retries);
+        let mut threshold = self.synack_retry_threshold(p.synack_retries);
+        // `syn_ack_recalc` with TCP_DEFER_ACCEPT: a request whose bare ACK
+        // was dropped lives until the deferral is over too, and gets no
+        // SYN-ACK before its last timeout of it (the client's last chance
+        // to ACK into an established socket).
+        let defer = self.cfg.defer_accept;
+        let mut resend = true;
+        if defer > 0 && req.acked() {
+            threshold = threshold.max(defer);
+            resend = req.retransmits.saturating_add(1) >= defer;
+        }
         let was_young = req.retransmits == 0;
         let sent = out.len();
         req.handle_timeout(now, &TcpParams { synack_retries: threshold, ..*p }, out);
@@ -272,6 +312,9 @@ impl<T> Listener<T> {
             self.dequeue(was_young);
             self.counters.request_timeouts += 1;
             return true;
+        }
+        if !resend {
+            out.truncate(sent); // the timer ran; its SYN-ACK stays unsent
         }
         if was_young {
             self.age();
@@ -289,6 +332,18 @@ impl<T> Listener<T> {
         p: &TcpParams,
         out: &mut Vec<Segment>,
     ) -> RequestOutcome {
+        // TCP_DEFER_ACCEPT (`tcp_check_req`): until the request has seen
+        // `rskq_defer_accept` SYN-ACK timeouts a bare ACK (ending at the
+        // client's ISN + 1: no data, no FIN) is dropped, before the accept
+        // queue is looked at (TcpExtTCPDeferAcceptDrop).
+        if req.retransmits < self.cfg.defer_accept
+            && req.completes_handshake(seg)
+            && seg.seq.wrapping_add(seg.seq_len()) == req.irs.wrapping_add(1)
+        {
+            req.mark_acked();
+            self.counters.defer_accept_drops += 1;
+            return RequestOutcome::Deferred;
+        }
         if req.completes_handshake(seg) && self.accept_queue_full() {
             // `tcp_v4_syn_recv_sock` -> exit_overflow, then listen_overflow
             // in `tcp_check_req`.
@@ -302,7 +357,7 @@ impl<T> Listener<T> {
                 req.discard(now, CloseCause::Abort);
                 return RequestOutcome::Removed;
             }
-            req.mark_acked_on_overflow();
+            req.mark_acked();
             return RequestOutcome::Overflowed;
         }
         let was_young = req.retransmits == 0;
@@ -434,7 +489,11 @@ impl<T> Listener<T> {
     fn cookie_syn_ack(&self, now: SimTime, syn: &Segment, p: &TcpParams) -> Segment {
         let client_mss = if syn.mss == 0 { 536 } else { syn.mss };
         let index = COOKIE_MSS_TABLE.iter().rposition(|&m| m <= client_mss).unwrap_or(0);
-        let tsval = if p.timestamps && syn.tsval != 0 { tcp_time_stamp(now) } else { 0 };
+        let tsval = if p.timestamps && syn.tsval != 0 {
+            tcp_tsval(now, p.ts_secret, syn.dst.ip, syn.src.ip)
+        } else {
+            0
+        };
         Segment {
             src: syn.dst,
             dst: syn.src,
@@ -445,6 +504,9 @@ impl<T> Listener<T> {
             len: 0,
             mss: COOKIE_MSS_TABLE[index],
             flags: Flags::SYN_ACK,
+            // `tcp_make_synack` answers the SYN's options (they are lost
+            // only on the way back, without timestamps to carry them).
+            syn_opts: syn.syn_opts,
         }
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod conn;
 pub mod listener;
+pub mod metrics;
 pub mod params;
 pub mod ports;
 pub mod segment;
@@ -18,6 +19,7 @@ pub mod timer_wheel;
 
 pub use conn::{CloseCause, Disposition, Tcb, TimerKind, reset_for};
 pub use listener::{Listener, ListenerConfig, ListenerCounters, RequestOutcome, SynVerdict};
+pub use metrics::TcpMetrics;
 pub use params::{SynCookies, TcpParams, TwReuse};
 pub use segment::{Flags, Segment, SegmentKind, SockAddr};
 pub use state::State;

@@ -1,6 +1,7 @@
 //! The per-host kernel settings the state machine reads, and Linux's
 //! fixed constants.
 
+use crate::engine::rng::mix64;
 use crate::engine::{SimDuration, SimTime};
 pub use crate::tcp::timer_wheel::DEFAULT_HZ;
 
@@ -12,6 +13,12 @@ pub const TCP_RTO_MIN: SimDuration = SimDuration::from_millis(200);
 pub const TCP_RTO_MAX: SimDuration = SimDuration::from_secs(120);
 /// `TCP_TIMEWAIT_LEN`: Linux's fixed TIME-WAIT length ("2MSL").
 pub const TCP_TIMEWAIT_LEN: SimDuration = SimDuration::from_secs(60);
+/// `TCP_ATO_MIN` (HZ/25): the delayed-ACK timeout once data has arrived.
+pub const TCP_ATO_MIN_MS: u16 = 40;
+/// `TCP_DELACK_MIN` (HZ/25) and `TCP_DELACK_MAX` (HZ/5), the bounds of
+/// the delayed-ACK timeout (`tcp_send_delayed_ack`).
+pub const TCP_DELACK_MIN_MS: u64 = 40;
+pub const TCP_DELACK_MAX_MS: u64 = 200;
 /// `tcp_retries2` default: retransmissions on a live connection.
 pub const TCP_RETRIES2: u8 = 15;
 /// The receive window every simulated host advertises.
@@ -40,6 +47,12 @@ pub struct TcpParams {
     /// CONFIG_HZ: timers fire on the timer wheel's jiffies
     /// (`tcp::timer_wheel`); 0 = exact timers.
     pub hz: u32,
+    /// `tcp_rfc1337`: a TIME-WAIT ignores an RST instead of ending early
+    /// (`tcp_timewait_state_process`).
+    pub rfc1337: bool,
+    /// The host's boot-time secret behind its timestamp offsets
+    /// ([`tcp_tsval`]).
+    pub ts_secret: u64,
 }
 
 impl Default for TcpParams {
@@ -55,6 +68,8 @@ impl Default for TcpParams {
             two_way: false,
             syn_linear_timeouts: TCP_SYN_LINEAR_TIMEOUTS,
             hz: DEFAULT_HZ,
+            rfc1337: false,
+            ts_secret: 0,
         }
     }
 }
@@ -128,6 +143,12 @@ pub enum SynCookies {
     Always,
 }
 
+/// Linux's default `tcp_tw_reuse_delay` (6.13 and later; before, the
+/// rule was "a timestamp from an earlier second").
+pub const TCP_TW_REUSE_DELAY: SimDuration = SimDuration::from_millis(1000);
+/// The largest `tcp_tw_reuse_delay` (`TCP_PAWS_MSL` seconds).
+pub const TCP_TW_REUSE_DELAY_MAX: SimDuration = SimDuration::from_secs(60);
+
 /// `tcp_tw_reuse`: may connect() take over a TIME-WAIT 4-tuple.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum TwReuse {
@@ -143,6 +164,23 @@ pub enum TwReuse {
 pub fn tcp_time_stamp(now: SimTime) -> u32 {
     (now.as_millis() as u32).wrapping_add(1)
 }
+
+/// The TSval `local` sends toward `remote`: the millisecond clock plus the
+/// connection's `tsoffset`, which `secure_tcp_ts_off` derives from the two
+/// addresses and a secret of the host (so each host's clock looks its own,
+/// and stays monotonic toward one peer, as PAWS needs). Never 0, the
+/// "absent" value here.
+pub fn tcp_tsval(now: SimTime, secret: u64, local: u32, remote: u32) -> u32 {
+    let offset = mix64(secret ^ ((local as u64) << 32 | remote as u64)) as u32;
+    match tcp_time_stamp(now).wrapping_add(offset) {
+        0 => 1,
+        ts => ts,
+    }
+}
+
+/// The window scale a Linux host offers with the default `tcp_rmem`
+/// (6 MB: `tcp_select_initial_window`).
+pub const DEFAULT_WSCALE: u8 = 7;
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,7 @@ use super::params::TwReuse;
 use super::time_wait::reopen_isn;
 use super::{SockAddr, State, Tcb};
 use crate::engine::rng::mix64;
-use crate::engine::{SimRng, SimTime};
+use crate::engine::{SimDuration, SimRng, SimTime};
 use rand::RngExt;
 
 const PERTURB_SHIFT: u32 = 16;
@@ -33,17 +33,20 @@ pub struct Ports {
     /// `high + 1 - low`, rounded down to even as Linux does.
     remaining: u32,
     tw_reuse: TwReuse,
+    /// `tcp_tw_reuse_delay`.
+    reuse_delay: SimDuration,
     timestamps: bool,
     perturb: Vec<u32>,
 }
 
 impl Ports {
-    pub fn new(range: [u16; 2], tw_reuse: TwReuse, timestamps: bool) -> Self {
+    pub fn new(range: [u16; 2], tw_reuse: TwReuse, reuse_delay: SimDuration, timestamps: bool) -> Self {
         let mut remaining = range[1] as u32 + 1 - range[0] as u32;
         if remaining > 1 {
             remaining &= !1;
         }
-        Ports { low: range[0], remaining, tw_reuse, timestamps, perturb: vec![0; 1 << PERTURB_SHIFT] }
+        let perturb = vec![0; 1 << PERTURB_SHIFT];
+        Ports { low: range[0], remaining, tw_reuse, reuse_delay, timestamps, perturb }
     }
 
     fn hash(ip: u32, remote: SockAddr) -> u64 {
@@ -52,13 +55,16 @@ impl Ports {
 
     /// `tcp_twsk_unique`: may a new connection take over this TIME-WAIT?
     /// `tcp_tw_reuse` = 1 (2 only for loopback, which simulated paths are
-    /// not), timestamps on, and the entry's last timestamp from an earlier
-    /// second (`time_after32(ktime_get_seconds(), tw_ts_recent_stamp)`).
+    /// not), timestamps seen on the old connection, and the millisecond
+    /// clock strictly past the entry's start plus `tcp_tw_reuse_delay`
+    /// (`time_after32(tcp_clock_ms(), tw_entry_stamp + delay)`, Linux
+    /// 6.13 and later).
     fn reusable(&self, now: SimTime, tw: &Tcb) -> bool {
+        let ms = |ns: u64| ns / 1_000_000;
         self.tw_reuse == TwReuse::On
             && self.timestamps
             && tw.ts_recent != 0
-            && now.as_nanos() / 1_000_000_000 > tw.state_since.as_nanos() / 1_000_000_000
+            && ms(now.as_nanos()) > ms(tw.state_since.as_nanos()) + ms(self.reuse_delay.as_nanos())
     }
 
     /// `skip[c]`: the pass over ports of class c (even or odd offsets from
@@ -160,7 +166,7 @@ mod tests {
 
     #[test]
     fn uses_every_port_of_the_range_once_then_fails() {
-        let mut ports = Ports::new([40000, 40009], TwReuse::Off, true);
+        let mut ports = Ports::new([40000, 40009], TwReuse::Off, SimDuration::from_secs(1), true);
         let mut rng = stream_rng(1, 0, Stream::Ports);
         let mut used: HashMap<SockAddr, Tcb> = HashMap::new();
         let mut out = Vec::new();
@@ -182,8 +188,34 @@ mod tests {
     }
 
     #[test]
+    fn a_time_wait_is_taken_over_only_past_tcp_tw_reuse_delay() {
+        let ms = |m| SimTime::from_millis(m);
+        let mut tw =
+            Tcb::connect(ms(0), SockAddr::new(7, 40000), SERVER, 1, &Default::default(), &mut Vec::new());
+        tw.state = State::TimeWait;
+        tw.state_since = ms(5_250);
+        tw.ts_recent = 77;
+        for (delay, last_refused) in [(1000, 6_250), (1, 5_251), (60_000, 65_250)] {
+            let ports = Ports::new([40000, 40001], TwReuse::On, SimDuration::from_millis(delay), true);
+            // `time_after32`: strictly after entry + delay, in whole milliseconds.
+            assert!(!ports.reusable(ms(last_refused), &tw), "delay {delay} at {last_refused} ms");
+            assert!(!ports.reusable(SimTime(ms(last_refused).0 + 999_999), &tw));
+            assert!(ports.reusable(ms(last_refused + 1), &tw), "delay {delay} at {} ms", last_refused + 1);
+        }
+        // The older rule took this one over at 6.0 s (an earlier second).
+        let ports = Ports::new([40000, 40001], TwReuse::On, SimDuration::from_millis(1000), true);
+        assert!(!ports.reusable(ms(6_000), &tw));
+        // No timestamps seen, or reuse off: never.
+        tw.ts_recent = 0;
+        assert!(!ports.reusable(ms(20_000), &tw));
+        tw.ts_recent = 77;
+        let off = Ports::new([40000, 40001], TwReuse::Off, SimDuration::from_millis(1), true);
+        assert!(!off.reusable(ms(20_000), &tw));
+    }
+
+    #[test]
     fn prefers_even_ports_first() {
-        let mut ports = Ports::new([32768, 60999], TwReuse::Off, true);
+        let mut ports = Ports::new([32768, 60999], TwReuse::Off, SimDuration::from_secs(1), true);
         let mut rng = stream_rng(1, 0, Stream::Ports);
         for ip in 0..50 {
             let PortChoice::Free(port) = ports.choose(SimTime::ZERO, ip, SERVER, [0, 0], &mut rng, |_| None)

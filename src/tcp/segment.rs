@@ -121,9 +121,16 @@ pub struct Segment {
     /// MSS option, on SYN and SYN-ACK only; 0 when absent.
     pub mss: u16,
     pub flags: Flags,
+    /// The other SYN options: [`Segment::SACK_PERM`], [`Segment::WSCALE`].
+    pub syn_opts: u8,
 }
 
 impl Segment {
+    /// SACK permitted (RFC 2018), on a SYN or SYN-ACK.
+    pub const SACK_PERM: u8 = 1;
+    /// A window scale (RFC 7323 §2), on a SYN or SYN-ACK.
+    pub const WSCALE: u8 = 2;
+
     /// Sequence space the segment occupies: payload, plus one for SYN and
     /// one for FIN (RFC 9293 §3.4).
     pub fn seq_len(&self) -> u32 {

@@ -2,7 +2,8 @@
 //! rule, applied where a TCB arms its timer.
 //!
 //! Every TCP timer synsim models (the request's SYN-ACK timer, the
-//! retransmission timer of SYN, data and FIN, FIN-WAIT-2 and TIME-WAIT) is
+//! retransmission timer of SYN, data and FIN, the delayed ACK's,
+//! FIN-WAIT-2 and TIME-WAIT) is
 //! a `timer_list` on the timer wheel (`kernel/time/timer.c`). Arming one
 //! (`mod_timer(timer, jiffies + timeout)`) goes through
 //! `calc_wheel_index()`: the further away the expiry, the coarser the
@@ -130,6 +131,19 @@ pub fn expires(now: SimTime, timeout: SimDuration, hz: u32, in_timer: bool) -> S
     start_of(bucket_expiry(expires, jiffies + in_timer as u64, hz), hz)
 }
 
+/// The longest a timer armed for `timeout` can take to fire, over every
+/// phase of the clock (exact at `hz = 0`): the timeout in jiffies, one
+/// jiffy of callback clock, its level's rounding, and the tick. An upper
+/// bound for warm-ups, not a schedule.
+pub fn longest(timeout: SimDuration, hz: u32) -> SimDuration {
+    if hz == 0 {
+        return timeout;
+    }
+    let delta = to_jiffies(timeout, hz) + 1;
+    let gran = lvl_gran(level(delta, lvl_depth(hz)));
+    SimDuration(start_of(delta + gran + 1, hz).0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +250,29 @@ mod tests {
         let e = expires(t, SimDuration::from_secs(60), 250, false);
         assert_eq!(e, SimTime::ZERO + SimDuration::from_nanos(30 * 512 * 4_000_000));
         assert_eq!(expires(t, SimDuration::from_secs(60), 0, false), t + SimDuration::from_secs(60));
+    }
+
+    #[test]
+    fn longest_bounds_every_phase() {
+        for hz in [100, 250, 300, 1000] {
+            for secs in [1u64, 2, 4, 8, 16, 32, 60] {
+                let timeout = SimDuration::from_secs(secs);
+                let bound = longest(timeout, hz);
+                let worst = (0..5000u64)
+                    .flat_map(|k| {
+                        let now = SimTime(k * 7_919_993 + 13);
+                        [false, true].map(|cb| expires(now, timeout, hz, cb).0 - now.0)
+                    })
+                    .max()
+                    .unwrap();
+                assert!(worst <= bound.0, "hz {hz}, {secs} s: {worst} > {}", bound.0);
+                assert!(
+                    bound.0 - worst <= 3 * NSEC_PER_SEC / hz as u64 + bound.0 / 16,
+                    "hz {hz}, {secs} s: loose"
+                );
+            }
+        }
+        assert_eq!(longest(SimDuration::from_secs(3), 0), SimDuration::from_secs(3));
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! independent parser can check them.
 
 use super::record::{RecordKind, Side, TraceRecord};
-use crate::tcp::Segment;
-use crate::tcp::params::WINDOW;
+use crate::tcp::params::{DEFAULT_WSCALE, WINDOW};
+use crate::tcp::{Flags, Segment, SockAddr};
+use std::collections::HashSet;
 use std::io::{self, Write};
 
 /// pcap magic for nanosecond-resolution timestamps.
@@ -35,26 +36,39 @@ fn checksum(mut sum: u32, data: &[u8]) -> u16 {
     !(sum as u16)
 }
 
-/// TCP options: MSS on SYNs, timestamps when present, NOP-padded to 4 bytes.
+/// TCP options in the words `tcp_options_write` lays out: MSS; SACK_PERM
+/// in the two bytes before the timestamps (NOP, NOP there without it);
+/// without timestamps NOP, NOP, SACK_PERM; then NOP, window scale.
 fn tcp_options(seg: &Segment) -> Vec<u8> {
-    let mut o = Vec::with_capacity(16);
+    let mut o = Vec::with_capacity(20);
+    let sack = seg.syn_opts & Segment::SACK_PERM != 0;
     if seg.mss != 0 {
         o.extend_from_slice(&[2, 4]);
         o.extend_from_slice(&seg.mss.to_be_bytes());
     }
     if seg.tsval != 0 {
-        o.extend_from_slice(&[1, 1, 8, 10]);
+        o.extend_from_slice(if sack { &[4, 2, 8, 10] } else { &[1, 1, 8, 10] });
         o.extend_from_slice(&seg.tsval.to_be_bytes());
         o.extend_from_slice(&seg.tsecr.to_be_bytes());
+    } else if sack {
+        o.extend_from_slice(&[1, 1, 4, 2]);
     }
-    while o.len() % 4 != 0 {
-        o.push(1);
+    if seg.syn_opts & Segment::WSCALE != 0 {
+        o.extend_from_slice(&[1, 3, 3, DEFAULT_WSCALE]);
     }
     o
 }
 
-/// One Ethernet/IPv4/TCP frame for `seg`; `ip_id` is the IPv4 ID.
-pub fn frame(seg: &Segment, ip_id: u16) -> Vec<u8> {
+/// The window field: unscaled on SYNs (RFC 7323 §2.2), shifted by the
+/// window scale once both SYNs carried one.
+fn window_field(seg: &Segment, scaled: bool) -> u16 {
+    let shift = if scaled && !seg.flags.syn() { DEFAULT_WSCALE } else { 0 };
+    (WINDOW >> shift).min(65_535) as u16
+}
+
+/// One Ethernet/IPv4/TCP frame for `seg`; `ip_id` is the IPv4 ID;
+/// `scaled`: the connection negotiated window scaling.
+pub fn frame(seg: &Segment, ip_id: u16, scaled: bool) -> Vec<u8> {
     let options = tcp_options(seg);
     let tcp_len = 20 + options.len() + seg.len as usize;
     let ip_len = 20 + tcp_len;
@@ -81,7 +95,7 @@ pub fn frame(seg: &Segment, ip_id: u16) -> Vec<u8> {
     f.extend_from_slice(&seg.ack.to_be_bytes());
     let offset_words = ((20 + options.len()) / 4) as u8;
     f.extend_from_slice(&[offset_words << 4, seg.flags.0]);
-    f.extend_from_slice(&(WINDOW.min(65_535) as u16).to_be_bytes());
+    f.extend_from_slice(&window_field(seg, scaled).to_be_bytes());
     f.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent pointer
     f.extend_from_slice(&options);
     f.extend((0..seg.len).map(|i| b'a' + (i % 26) as u8));
@@ -116,9 +130,16 @@ pub fn write_pcap<W: Write>(mut out: W, records: &[TraceRecord], tap: Side) -> i
     out.write_all(&0u32.to_le_bytes())?; // sigfigs
     out.write_all(&65_535u32.to_le_bytes())?; // snaplen
     out.write_all(&LINKTYPE_ETHERNET.to_le_bytes())?;
+    // Connections whose SYN-ACK scaled the window (so the SYN did too).
+    let scaled: HashSet<(SockAddr, SockAddr)> = records
+        .iter()
+        .filter_map(|r| r.seg)
+        .filter(|s| s.flags.contains(Flags::SYN_ACK) && s.syn_opts & Segment::WSCALE != 0)
+        .flat_map(|s| [(s.src, s.dst), (s.dst, s.src)])
+        .collect();
     let packets = tap_view(records, tap);
     for (i, (ns, seg)) in packets.iter().enumerate() {
-        let f = frame(seg, i as u16 + 1);
+        let f = frame(seg, i as u16 + 1, scaled.contains(&(seg.src, seg.dst)));
         let secs = EPOCH_SECS + ns / 1_000_000_000;
         out.write_all(&(secs as u32).to_le_bytes())?;
         out.write_all(&((ns % 1_000_000_000) as u32).to_le_bytes())?;
@@ -133,7 +154,6 @@ pub fn write_pcap<W: Write>(mut out: W, records: &[TraceRecord], tap: Side) -> i
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tcp::{Flags, SockAddr};
 
     #[test]
     fn checksum_matches_rfc_1071_example() {
@@ -153,7 +173,7 @@ mod tests {
             len: 3,
             ..Default::default()
         };
-        let f = frame(&seg, 1);
+        let f = frame(&seg, 1, false);
         assert_eq!(checksum(0, &f[14..34]), 0, "IPv4 header");
         let tcp = &f[34..];
         let mut pseudo = 0u32;
@@ -162,5 +182,26 @@ mod tests {
         }
         assert_eq!(checksum(pseudo, tcp), 0, "TCP with pseudo-header");
         assert_eq!(f.len(), 14 + 20 + 20 + 4 + 12 + 3);
+    }
+
+    #[test]
+    fn options_are_in_linuxs_order() {
+        // As the testbed's kernel wrote them: MSS, SACK_PERM, TS, NOP, WS.
+        let syn = Segment {
+            flags: Flags::SYN,
+            mss: 1460,
+            tsval: 0x0102_0304,
+            syn_opts: Segment::SACK_PERM | Segment::WSCALE,
+            ..Default::default()
+        };
+        let ts = [1, 2, 3, 4, 0, 0, 0, 0];
+        let expected: Vec<u8> = [&[2, 4, 5, 0xb4, 4, 2, 8, 10][..], &ts, &[1, 3, 3, 7]].concat();
+        assert_eq!(tcp_options(&syn), expected);
+        let no_ts = Segment { tsval: 0, ..syn };
+        assert_eq!(tcp_options(&no_ts), [2, 4, 5, 0xb4, 1, 1, 4, 2, 1, 3, 3, 7]);
+        let ack = Segment { flags: Flags::ACK, mss: 0, syn_opts: 0, ..syn };
+        assert_eq!(tcp_options(&ack), [&[1, 1, 8, 10][..], &ts].concat());
+        assert_eq!((window_field(&syn, true), window_field(&ack, true)), (64_240, 501));
+        assert_eq!(window_field(&ack, false), 64_240);
     }
 }

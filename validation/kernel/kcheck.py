@@ -63,10 +63,11 @@ KNOWN13 = "known disagreement (issue 13): acked requests under abort_on_overflow
 
 
 def P(pid, flood, mode="poisson", cookies=0, backlog=128, msb=2048, retries=5, peers="fresh", known=None, quick=False,
-      what="", legit=LEGIT_RATE, accept=0, abort=0, workers=1, service="constant", kind="spoofed-syn"):
+      what="", legit=LEGIT_RATE, accept=0, abort=0, defer=0, client_ts=1, workers=1, service="constant",
+      kind="spoofed-syn"):
     return dict(id=pid, flood=flood, mode=mode, cookies=cookies, backlog=backlog, msb=msb, retries=retries,
                 peers=peers, known=known, quick=quick, what=what, legit=legit, accept=accept, abort=abort,
-                workers=workers, service=service, kind=kind)
+                defer=defer, client_ts=client_ts, workers=workers, service=service, kind=kind)
 
 
 POINTS = [
@@ -76,7 +77,7 @@ POINTS = [
     P("k1-c0-r5", 50, "constant", retries=5, what="issue 12 #1 with 5 SYN-ACK retries"),
     P("k1-c1-r1", 50, "constant", cookies=1, retries=1, what="issue 12 #1 with cookies on"),
     P("p50-c0-r1", 50, retries=1, what="Poisson 50 SYN/s, the same otherwise (no phase lock)"),
-    P("k2-remembered", 300, backlog=1024, msb=1024, peers="remembered", known=KNOWN2,
+    P("k2-remembered", 300, backlog=1024, msb=1024, peers="remembered",
       what="issue 12 #2: 300 SYN/s, backlog 1024, 3/4 rule, the client is a remembered peer"),
     P("q34-300-fresh", 300, backlog=1024, msb=1024, what="the same, fresh boot (no peer proven)"),
     P("q34-1k", 1000, backlog=1024, msb=1024, what="3/4 rule binds: SYN queue capped at 769"),
@@ -99,6 +100,16 @@ POINTS = [
     P("aq16-abort1", 0, cookies=1, backlog=16, legit=50, accept=20, abort=1, what="the same, abort_on_overflow 1"),
     P("aq64-abort0", 0, cookies=1, backlog=64, legit=50, accept=20, known=KNOWN13, what="accept 20/s, backlog 64, abort_on_overflow 0"),
     P("aq64-abort1", 0, cookies=1, backlog=64, legit=50, accept=20, abort=1, what="the same, abort_on_overflow 1"),
+    # Issue 12: a fresh boot with tcp_no_metrics_save = 0, the kernel default.
+    P("k2-saved", 300, backlog=1024, msb=1024, peers="saved",
+      what="as k2-remembered from a fresh boot, metrics saved: proven once its first connection has ended"),
+    # Issue 12: TCP_DEFER_ACCEPT 1 s (nginx's deferred). The client sends no data and closes at once:
+    # its bare ACK is dropped (TCPDeferAcceptDrop), its FIN completes the handshake.
+    P("k2-saved-nots", 300, backlog=1024, msb=1024, peers="saved", client_ts=0,
+      what="k2-saved with the client's tcp_timestamps = 0: RTT samples without timestamps (Karn)"),
+    P("da1", 0, defer=1, what="TCP_DEFER_ACCEPT 1 s, no flood: bare ACK dropped, the FIN completes"),
+    P("da1-q34-300", 300, backlog=1024, msb=1024, defer=1,
+      what="TCP_DEFER_ACCEPT 1 s under the q34-300-fresh flood"),
     # Issue 13: 16 real hosts complete 100 handshakes/s (constant) and hold them open, silent, against an
     # application of 4 workers serving 80 connections/s (exponential service times); legit 30/s.
     P("cflood-100", 100, "constant", cookies=1, backlog=64, accept=80, workers=4, service="exponential",
@@ -106,7 +117,7 @@ POINTS = [
 ]
 
 GATED = ["TcpExtListenDrops", "TcpExtListenOverflows", "TcpExtTCPReqQFullDrop", "TcpExtTCPReqQFullDoCookies",
-         "TcpExtSyncookiesSent", "TcpExtSyncookiesRecv"]
+         "TcpExtSyncookiesSent", "TcpExtSyncookiesRecv", "TcpExtTCPDeferAcceptDrop"]
 REPORTED = GATED + ["TcpExtTCPSynRetrans", "TcpOutRsts"]
 COUNT_FLOOR = 20  # counts at or below this on both sides agree (noise)
 
@@ -264,13 +275,14 @@ def run_kernel(pt, idx, bindir, work, capture=False):
     srv("ipv4.tcp_synack_retries", pt["retries"])
     srv("core.somaxconn", 4096)
     srv("ipv4.tcp_abort_on_overflow", pt["abort"])
-    srv("ipv4.tcp_no_metrics_save", 0 if pt["peers"] == "remembered" else 1)
+    srv("ipv4.tcp_no_metrics_save", 0 if pt["peers"] in ("remembered", "saved") else 1)
     nsx("srv", "ip", "tcp_metrics", "flush", "all", check=False)
+    nsx("cli", "sysctl", "-qw", f"net.ipv4.tcp_timestamps={pt['client_ts']}")
     total = WARMUP + LEGIT + TAIL
     lst = spawn("srv", str(bindir / "listener"), "--port", str(port), "--backlog", str(pt["backlog"]),
                 "--accept-rate", str(pt["accept"]), "--workers", str(pt["workers"]), "--service", pt["service"],
                 "--seed", str(idx + 1), "--count-peer", CLI_ADDR, "--log", str(work / f"{pt['id']}-accepts.txt"),
-                "--duration", str(total + 20))
+                "--duration", str(total + 20), *(["--defer-accept", str(pt["defer"])] if pt["defer"] else []))
     if "ready" not in lst.stdout.readline():
         raise RuntimeError("listener did not start")
     if pt["peers"] == "remembered":
@@ -393,14 +405,22 @@ def synsim_toml(pt, rate):
         f"tcp_max_syn_backlog = {pt['msb']}",
         f"tcp_synack_retries = {pt['retries']}",
         f"tcp_abort_on_overflow = {'true' if pt['abort'] else 'false'}",
+        # As run_kernel sets it: metrics are saved only where the point says
+        # so ("remembered": the client's connections before the flood wrote an
+        # entry; "saved": a fresh boot, the first connection that ends writes it).
+        f"tcp_no_metrics_save = {'false' if pt['peers'] in ('remembered', 'saved') else 'true'}",
         f"accept_rate = {pt['accept']:g}" if pt["accept"] else 'accept_rate = "unlimited"',
         f"workers = {pt['workers']}", f'service_time = "{pt["service"]}"',
+        f"tcp_defer_accept = {pt['defer']}   # the listener's TCP_DEFER_ACCEPT, seconds",
         f"netdev_max_backlog = {netdev_max_backlog()}", "",
         "[clients.legit]", "hosts = 1", f"rate = {pt['legit']:g}",
         f'hold = "{CLIENT_WAKEUP}"   # the client program closes when epoll wakes it',
         f'start = "{WARMUP:g}s"', f'stop = "{WARMUP + LEGIT:g}s"', f"tcp_syn_retries = {CLIENT_SYN_RETRIES}",
         "tcp_syn_linear_timeouts = 0   # as the client namespace sets it",
+        f"tcp_timestamps = {'true' if pt['client_ts'] else 'false'}",
     ]
+    if pt["peers"] == "remembered":
+        lines.append("remembered = 1.0   # it connected before the flood (run_kernel)")
     if rate > 0 and pt["kind"] == "connect-flood":
         lines += ["", "[attackers.flood]", 'kind = "connect-flood"', f"rate = {rate:g}",
                   f'profile = {{ shape = "{pt["mode"]}" }}', f"hosts = {FLOOD_HOSTS}"]
@@ -472,6 +492,7 @@ COLS = [("success", "legit success", "{:.3f}"), ("tier0", "first SYN", "{:.2f}")
         ("TcpExtListenOverflows", "ListenOverflows", "{:.0f}"), ("TcpExtTCPReqQFullDrop", "ReqQFullDrop", "{:.0f}"),
         ("TcpExtTCPReqQFullDoCookies", "ReqQFullDoCookies", "{:.0f}"),
         ("TcpExtSyncookiesSent", "SyncookiesSent", "{:.0f}"), ("TcpExtSyncookiesRecv", "SyncookiesRecv", "{:.0f}"),
+        ("TcpExtTCPDeferAcceptDrop", "DeferAcceptDrop", "{:.0f}"),
         ("TcpExtTCPSynRetrans", "SYN-ACK retrans", "{:.0f}"), ("TcpOutRsts", "OutRsts", "{:.0f}"),
         ("syn_recv_mean", "SYN-RECV mean", "{:.1f}"), ("accept_queue_mean", "accept queue mean", "{:.1f}")]
 
@@ -508,7 +529,7 @@ def write_report(results, out, kernel, elapsed):
     for pt, k, s, verdict in results:
         flood = "0" if pt["flood"] == 0 else f"{pt['flood']:g} {pt['mode'][:5]} ({k['flood_rate']:.0f})"
         cells = [f"{fmt(c[2], k[c[0]])} / {fmt(c[2], s[c[0]])}" for c in COLS]
-        peers = " remembered" if pt["peers"] == "remembered" else ""
+        peers = "" if pt["peers"] == "fresh" else f" {pt['peers']}"
         md.append(f"| {pt['id']} | {flood} | {pt['cookies']} | {pt['backlog']} | {pt['msb']}{peers} | "
                   f"{pt['retries']} | " + " | ".join(cells) + f" | {verdict} |")
     md += ["", "Points:", ""] + [f"- `{pt['id']}`: {pt['what']}" for pt, _, _, _ in results]

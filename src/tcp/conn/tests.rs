@@ -272,8 +272,12 @@ fn active_close_fin_wait_1_to_time_wait_then_closed_after_60_s() {
     assert_eq!((client.state, fin.flags, fin.seq), (State::FinWait1, Flags::FIN_ACK, 1001));
     assert_eq!(client.snd_nxt, 1002, "FIN consumes one sequence number");
     server.handle_segment(t(110), &fin, &p(), &mut out);
+    // The FIN's ACK waits for the delayed-ACK timer, which fires before
+    // this server's application closes.
+    assert!(out.is_empty() && server.ack_delayed());
+    server.handle_timeout(t(110), &p(), &mut out);
     let ack = one(&mut out);
-    assert_eq!((server.state, ack.ack), (State::CloseWait, 1002));
+    assert_eq!((server.state, ack.flags, ack.ack), (State::CloseWait, Flags::ACK, 1002));
     client.handle_segment(t(120), &ack, &p(), &mut out);
     assert_eq!(client.state, State::FinWait2);
     assert_eq!(client.poll_timeout(), Some(t(120) + SimDuration::from_secs(60)), "orphan FIN-WAIT-2 timer");
@@ -298,6 +302,7 @@ fn fin_wait_2_orphan_times_out_after_tcp_fin_timeout() {
     client.close(t(100), &p(), &mut out);
     let fin = one(&mut out);
     server.handle_segment(t(110), &fin, &p(), &mut out);
+    server.handle_timeout(t(110), &p(), &mut out);
     let ack = one(&mut out);
     let params = TcpParams { fin_timeout: SimDuration::from_secs(30), ..p() };
     client.handle_segment(t(120), &ack, &params, &mut out);
@@ -322,6 +327,83 @@ fn fin_is_retransmitted_with_backoff_until_the_orphan_limit() {
     assert_eq!(out.len(), 3);
     assert!(out.iter().all(|s| s.flags == Flags::FIN_ACK && s.seq == 1001));
     assert_eq!(client.close_cause, Some(CloseCause::Timeout));
+}
+
+/// The server's view of a client FIN at 1 s on the HZ 250 timer wheel,
+/// after `request` bytes of data: (server, FIN, what it sent).
+fn fin_reaches_server(request: u16) -> (Tcb, Segment, Vec<Segment>) {
+    let (mut client, mut server) = established();
+    let p = TcpParams { hz: 250, ..p() };
+    let mut out = Vec::new();
+    client.send(t(40), request, &p, &mut out);
+    for data in out.split_off(0) {
+        server.handle_segment(t(50), &data, &p, &mut out);
+    }
+    client.close(t(990), &p, &mut out);
+    let fin = out.pop().unwrap();
+    out.clear();
+    server.handle_segment(t(1000), &fin, &p, &mut out);
+    (server, fin, out)
+}
+
+#[test]
+fn first_data_is_acked_at_once_and_sets_the_ack_timeout() {
+    // `tcp_event_data_recv`: quick-ACK mode for the first data.
+    let (mut client, mut server) = established();
+    let mut out = Vec::new();
+    client.send(t(40), 100, &p(), &mut out);
+    let data = one(&mut out);
+    server.handle_segment(t(50), &data, &p(), &mut out);
+    let ack = one(&mut out);
+    assert_eq!((ack.flags, ack.ack), (Flags::ACK, 1101));
+    assert!(!server.ack_delayed());
+}
+
+#[test]
+fn passive_close_delays_the_fins_ack_a_jiffy_without_data_40_ms_after() {
+    // `tcp_fin` enters pingpong mode; `tcp_send_delayed_ack` arms the
+    // timer ato from now: 0 before any data (the next jiffy, 4 ms at HZ
+    // 250), TCP_ATO_MIN (10 jiffies) after, which the wheel fires at the
+    // 11th tick. The testbed's kernel ACKed a bare FIN 2.7 ms after it,
+    // one that followed 100 bytes 41.1 ms after.
+    let (server, _, out) = fin_reaches_server(0);
+    assert!(out.is_empty());
+    assert_eq!((server.state, server.next_timer()), (State::CloseWait, TimerKind::DelayedAck));
+    assert_eq!(server.poll_timeout(), Some(t(1004)));
+    let (mut server, _, out) = fin_reaches_server(100);
+    assert!(out.is_empty());
+    assert_eq!(server.poll_timeout(), Some(t(1044)));
+    let mut out = Vec::new();
+    server.handle_timeout(t(1044), &TcpParams { hz: 250, ..p() }, &mut out);
+    let ack = one(&mut out);
+    assert_eq!((ack.flags, ack.ack), (Flags::ACK, 1102));
+    assert_eq!(server.poll_timeout(), None);
+}
+
+#[test]
+fn close_before_the_delayed_ack_sends_one_fin_ack() {
+    let (mut server, fin, _) = fin_reaches_server(100);
+    let mut out = Vec::new();
+    server.close(t(1020), &TcpParams { hz: 250, ..p() }, &mut out);
+    let fin_ack = one(&mut out);
+    assert_eq!((fin_ack.flags, fin_ack.ack), (Flags::FIN_ACK, fin.seq + 1));
+    assert_eq!(server.state, State::LastAck);
+    assert_eq!(server.next_timer(), TimerKind::Retransmit, "the FIN carried the ACK: no timer left for it");
+}
+
+#[test]
+fn a_fin_answering_ours_is_acked_at_once() {
+    // `tcp_fin` in FIN-WAIT-1 and FIN-WAIT-2 calls `tcp_send_ack`.
+    let (mut client, mut server) = established();
+    let mut out = Vec::new();
+    client.close(t(100), &p(), &mut out);
+    let fin = one(&mut out);
+    server.handle_segment(t(110), &fin, &p(), &mut out);
+    server.close(t(110), &p(), &mut out);
+    let fin_ack = one(&mut out);
+    client.handle_segment(t(120), &fin_ack, &p(), &mut out);
+    assert_eq!((client.state, one(&mut out).flags), (State::TimeWait, Flags::ACK));
+    assert!(!client.ack_delayed());
 }
 
 #[test]
@@ -427,7 +509,23 @@ fn time_wait_is_ended_by_an_exact_rst() {
     let rst = Segment { flags: Flags::RST, seq: server_fin.seq + 1, ..server_fin };
     client.handle_segment(t(5_000), &rst, &p(), &mut out);
     assert!(out.is_empty());
-    assert_eq!(client.state, State::Closed);
+    assert_eq!((client.state, client.close_cause), (State::Closed, Some(CloseCause::Assassinated)));
+}
+
+#[test]
+fn tcp_rfc1337_makes_time_wait_ignore_rsts() {
+    // `tcp_timewait_state_process`: with tcp_rfc1337 = 1 the RST is
+    // dropped and the TIME-WAIT keeps its deadline.
+    let (mut client, server_fin) = time_wait();
+    let deadline = client.poll_timeout();
+    let rfc1337 = TcpParams { rfc1337: true, ..p() };
+    let mut out = Vec::new();
+    for seq in [server_fin.seq + 1, server_fin.seq + 100] {
+        let rst = Segment { flags: Flags::RST, seq, ..server_fin };
+        client.handle_segment(t(5_000), &rst, &rfc1337, &mut out);
+        assert!(out.is_empty());
+        assert_eq!((client.state, client.poll_timeout()), (State::TimeWait, deadline));
+    }
 }
 
 #[test]

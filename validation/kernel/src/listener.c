@@ -2,7 +2,7 @@
  *
  *   listener --port 8080 --backlog 128 [--accept-rate R] [--workers N]
  *            [--service constant|exponential] [--seed S] [--duration S]
- *            [--count-peer IP] [--log FILE]
+ *            [--count-peer IP] [--log FILE] [--defer-accept S]
  *
  * listen(backlog). With --accept-rate 0 (the default) it accepts at once.
  * With R > 0 it is a server process of N workers (default 1): a free worker
@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -71,6 +72,7 @@ int main(int argc, char **argv) {
     uint64_t seed = 1;
     struct in_addr peer = {0};
     FILE *log_f = NULL;
+    int defer_accept = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--backlog")) backlog = atoi(argv[i + 1]);
@@ -81,6 +83,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--duration")) duration = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--log")) { if (!(log_f = fopen(argv[i + 1], "w"))) return 2; }
         else if (!strcmp(argv[i], "--count-peer")) { if (!inet_aton(argv[i + 1], &peer)) return 2; }
+        else if (!strcmp(argv[i], "--defer-accept")) defer_accept = atoi(argv[i + 1]);
         else { fprintf(stderr, "listener: unknown option %s\n", argv[i]); return 2; }
     }
     int exponential = !strcmp(service, "exponential");
@@ -100,6 +103,11 @@ int main(int argc, char **argv) {
     int one = 1;
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_ANY)};
+    /* TCP_DEFER_ACCEPT in seconds, as nginx's "deferred" sets it (1). */
+    if (defer_accept > 0 && setsockopt(ls, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_accept, sizeof defer_accept)) {
+        perror("listener: TCP_DEFER_ACCEPT");
+        return 1;
+    }
     if (bind(ls, (struct sockaddr *)&a, sizeof a) || listen(ls, backlog)) { perror("listener: bind/listen"); return 1; }
     int ep = epoll_create1(0);
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = ls};
