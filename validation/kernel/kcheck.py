@@ -113,7 +113,7 @@ POINTS = [
     # Issue 13: 16 real hosts complete 100 handshakes/s (constant) and hold them open, silent, against an
     # application of 4 workers serving 80 connections/s (exponential service times); legit 30/s.
     P("cflood-100", 100, "constant", cookies=1, backlog=64, accept=80, workers=4, service="exponential",
-      kind="connect-flood", what="connect flood 100/s from 16 hosts, 4 workers accepting 80/s, backlog 64"),
+      kind="connect-flood", known=KNOWN13, what="connect flood 100/s from 16 hosts, 4 workers accepting 80/s, backlog 64"),
 ]
 
 GATED = ["TcpExtListenDrops", "TcpExtListenOverflows", "TcpExtTCPReqQFullDrop", "TcpExtTCPReqQFullDoCookies",
