@@ -282,8 +282,18 @@ pub struct ServerConfig {
     pub netdev_max_backlog: u32,
     /// Segments per second the server takes off its ingress queue.
     pub packet_rate: Rate,
-    /// accept() calls per second by the application; 0 never accepts.
+    /// The application's mean rate of accept() calls, over all its
+    /// workers; 0 never accepts, "unlimited" accepts at once.
     pub accept_rate: Rate,
+    /// Application threads: each calls accept(), serves the connection it
+    /// got for one service time, and calls accept() again.
+    pub workers: u32,
+    /// The shape of the per-connection service time; its mean is
+    /// `workers / accept_rate`.
+    pub service_time: ServiceTime,
+    /// With `service_time = "table"`: measured service times, drawn
+    /// uniformly and scaled so their mean is `workers / accept_rate`.
+    pub service_table: Vec<SimDuration>,
     pub tcp_max_tw_buckets: u32,
     pub tcp_fin_timeout: SimDuration,
     /// 0 means 8 (`tcp_orphan_retries()`).
@@ -314,6 +324,9 @@ impl Default for ServerConfig {
             netdev_max_backlog: 1000,
             packet_rate: Rate::UNLIMITED,
             accept_rate: Rate::UNLIMITED,
+            workers: 1,
+            service_time: ServiceTime::Constant,
+            service_table: Vec::new(),
             tcp_max_tw_buckets: 131_072,
             tcp_fin_timeout: SimDuration::from_secs(60),
             tcp_orphan_retries: 0,
@@ -331,6 +344,20 @@ impl ServerConfig {
     pub fn max_ack_backlog(&self) -> u32 {
         self.listen_backlog.min(self.somaxconn)
     }
+}
+
+/// How the server application's per-connection service time varies.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceTime {
+    /// Always the mean: one worker accepts exactly `accept_rate` per second
+    /// while connections wait.
+    #[default]
+    Constant,
+    /// Exponential with the mean (a Poisson server).
+    Exponential,
+    /// Drawn from `service_table`.
+    Table,
 }
 
 /// Who calls close() first on a legitimate connection.

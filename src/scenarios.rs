@@ -6,7 +6,7 @@
 //! and a setup; `synsim trace` and the tests read nothing else.
 
 use crate::config::{
-    ClientConfig, Closer, Handshake, HostChoice, RunConfig, ServerConfig, SynCookies, TwReuse,
+    ClientConfig, Closer, Handshake, HostChoice, Rate, RunConfig, ServerConfig, SynCookies, TwReuse,
 };
 use crate::engine::{SimDuration, SimTime};
 use crate::net::{DelaySpec, Direction, DropRule, Occurrence, RuleAction};
@@ -196,6 +196,16 @@ pub const SCENARIOS: &[Scenario] = &[
         setup: |s| s.client.linger_zero = true,
     },
     Scenario {
+        name: "accept-queue-overflow",
+        summary: "a slow application (backlog 1, one worker, 2 s per connection): the final ACK finds the accept queue full and is dropped; the request stays, SYN-ACKs repeat, the client's FIN is resent until a slot frees and it is accepted",
+        setup: |s| accept_queue_overflow(s, false),
+    },
+    Scenario {
+        name: "accept-queue-overflow-abort",
+        summary: "the same with tcp_abort_on_overflow = 1: the final ACK is answered with RST, connect() has succeeded, the client's next call gets ECONNRESET",
+        setup: |s| accept_queue_overflow(s, true),
+    },
+    Scenario {
         name: "tw-reuse",
         summary: "reconnect from the port still in TIME-WAIT: tcp_tw_reuse = 1 takes it over after 1 s",
         setup: |s| reconnect_from_time_wait(s, TwReuse::On),
@@ -302,6 +312,17 @@ fn syn_flood_glimpse(s: &mut Parts, cookies: SynCookies) {
         s.script.push((SimTime::ZERO, ScriptAction::Inject(spoofed_syn(i))));
     }
     s.script.push((ms(1), ScriptAction::Connect));
+}
+
+fn accept_queue_overflow(s: &mut Parts, abort: bool) {
+    // listen(1): the accept queue holds 2 (`sk_acceptq_is_full` is `>`).
+    // The one worker takes the first connection at 30 ms and serves it
+    // 2 s; the next two fill the queue; the traced one's SYN (at 215 ms)
+    // still finds room, its final ACK (at 235 ms) does not.
+    s.server.listen_backlog = 1;
+    s.server.accept_rate = Rate::PerSecond(0.5);
+    s.server.tcp_abort_on_overflow = abort;
+    s.script = [0, 100, 200, 205].iter().map(|&t| (ms(t), ScriptAction::Connect)).collect();
 }
 
 fn reconnect_from_time_wait(s: &mut Parts, reuse: TwReuse) {

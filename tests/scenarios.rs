@@ -749,8 +749,11 @@ fn same_seed_same_trace_other_seed_other_isns_same_shape() {
         let b = trace(s.name, &[], 7).unwrap();
         assert_eq!(a.records, b.records, "{}: not reproducible", s.name);
         let c = trace(s.name, &[], 8).unwrap();
-        if s.name.starts_with("syn-flood") || s.name.starts_with("old-dup") {
-            continue; // their wire shows foreign absolute numbers
+        if s.name.starts_with("syn-flood")
+            || s.name.starts_with("old-dup")
+            || s.name.starts_with("accept-queue")
+        {
+            continue; // their wire shows foreign absolute numbers (or interleaved connections')
         }
         assert_ne!(common::isns(&a), common::isns(&c), "{}: ISNs do not depend on the seed", s.name);
         assert_eq!(wire(&a), wire(&c), "{}: the shape changed with the seed", s.name);
@@ -826,4 +829,74 @@ fn synack_retransmissions_sit_on_the_timer_wheel_as_on_the_testbed() {
         let times: Vec<u64> = sent(&t, Side::Server, Flags::SYN_ACK).iter().map(|s| s.0).collect();
         assert_eq!(times, expected, "hz {hz}");
     }
+}
+
+/// The traced connection's own segments (the scenario's last connect()),
+/// as `wire` prints them: other connections of the same host left out.
+fn traced_wire(t: &synsim::scenarios::Trace) -> Vec<String> {
+    let mut only = synsim::scenarios::Trace {
+        records: t.records.clone(),
+        client: t.client,
+        server: t.server,
+        end: t.end,
+    };
+    only.records.retain(|r| r.seg.is_some_and(|s| s.src == t.client || s.dst == t.client));
+    wire(&only)
+}
+
+fn notes(t: &synsim::scenarios::Trace, note: &str) -> usize {
+    t.records.iter().filter(|r| r.note == note && r.seg.is_some_and(|s| s.src == t.client)).count()
+}
+
+fn accepts(t: &synsim::scenarios::Trace) -> Vec<u64> {
+    use synsim::trace::RecordKind;
+    t.records.iter().filter(|r| r.kind == RecordKind::App("accept")).map(|r| r.at.as_millis()).collect()
+}
+
+/// abort 0: the final ACK (and every later segment) meets a full accept
+/// queue and is dropped; the request stays, its SYN-ACK is resent at 1 s
+/// and answered; the client, established, resends its FIN until the
+/// worker's accept() at 2.03 s makes room: the FIN retransmitted at
+/// 2.265 s creates the child, which the worker accepts at 6.03 s.
+#[test]
+fn accept_queue_overflow_keeps_the_request_until_a_slot_frees() {
+    let t = trace("accept-queue-overflow", &[], 1).unwrap();
+    #[rustfmt::skip]
+    let expected = [
+        "205 C> SYN 0 -",
+        "215 S> SYN-ACK 0 1",
+        "225 C> ACK 1 1",
+        "725 C> FIN-ACK 1 1",
+        "945 C> FIN-ACK 1 1",
+        "1215 S> SYN-ACK 0 1",
+        "1225 C> ACK 2 1",
+        "1385 C> FIN-ACK 1 1",
+        "2265 C> FIN-ACK 1 1",
+        "2275 S> ACK 1 2",
+        "6030 S> FIN-ACK 1 2",
+        "6040 C> ACK 2 2",
+    ];
+    assert_eq!(traced_wire(&t), expected);
+    assert_eq!(notes(&t, "accept queue full: ACK dropped"), 5);
+    // One worker, 2 s per connection: the four connections one after another.
+    assert_eq!(accepts(&t), [30, 2030, 4030, 6030]);
+}
+
+/// abort 1: the final ACK is answered with RST; the client had reported
+/// connect() done and is reset (ECONNRESET); the worker never sees it.
+#[test]
+fn accept_queue_overflow_with_abort_resets_the_client() {
+    let t = trace("accept-queue-overflow-abort", &[], 1).unwrap();
+    #[rustfmt::skip]
+    let expected = [
+        "205 C> SYN 0 -",
+        "215 S> SYN-ACK 0 1",
+        "225 C> ACK 1 1",
+        "235 S> RST 1 -",
+    ];
+    assert_eq!(traced_wire(&t), expected);
+    let client: Vec<String> =
+        states(&t, Side::Client).into_iter().filter(|s| s.starts_with("245 ")).collect();
+    assert_eq!(client, ["245 ESTABLISHED->CLOSED"]);
+    assert_eq!(accepts(&t), [30, 2030, 4030]);
 }

@@ -34,12 +34,12 @@ fn time_wait_overflows_are_counted_after_the_warm_up_only() {
     // in the window too.
     assert!((900..1100).contains(&c.legit_attempts), "{}", c.legit_attempts);
     assert!(
-        c.tw_overflow_client <= c.legit_attempts + 10,
+        c.client_tw_overflow <= c.legit_attempts + 10,
         "{} overflows, {} attempts",
-        c.tw_overflow_client,
+        c.client_tw_overflow,
         c.legit_attempts
     );
-    assert!(c.tw_overflow_client >= c.legit_attempts - 60, "{}", c.tw_overflow_client);
+    assert!(c.client_tw_overflow >= c.legit_attempts - 60, "{}", c.client_tw_overflow);
 }
 
 /// No windowed counter exceeds what the window could produce: with the

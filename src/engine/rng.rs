@@ -27,6 +27,8 @@ pub enum Stream {
     Ports = 6,
     /// The SYN-cookie secrets.
     Secrets = 7,
+    /// The server application's service times.
+    Service = 8,
 }
 
 /// SplitMix64's finaliser: a bijective 64-bit mixer.

@@ -195,7 +195,7 @@ fn sysctl_prefix_hint(key: &str, message: &str) -> String {
 /// What a key allows, in the user's words, where it is narrower than its
 /// type (`hosts` is a u64 but must be from 1 to 80000000). Patterns use `*`
 /// for a population's name.
-const ALLOWED: [(&str, &str); 17] = [
+const ALLOWED: [(&str, &str); 19] = [
     ("hz", "0 (exact timers), 100, 250, 300 or 1000"),
     ("clients.*.hosts", "an integer from 1 to 80000000"),
     ("clients.*.concurrency", "an integer from 1 to 100000000"),
@@ -213,6 +213,8 @@ const ALLOWED: [(&str, &str); 17] = [
     ("server.tcp_max_syn_backlog", "an integer from 4 to 4294967295"),
     ("server.packet_rate", "a number of segments per second > 0, or \"unlimited\""),
     ("server.accept_rate", "a number of accept() calls per second >= 0, or \"unlimited\""),
+    ("server.workers", "an integer from 1 to 100000"),
+    ("server.service_time", "\"constant\", \"exponential\" or \"table\""),
 ];
 
 fn allowed_for(key: &str) -> Option<&'static str> {

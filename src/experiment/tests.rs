@@ -259,6 +259,43 @@ fn delays_losses_profiles_and_rates_list_their_forms() {
 }
 
 #[test]
+fn the_server_process_keys_say_what_is_wrong() {
+    let cases = [
+        ("workers = 0", "server.workers: must be an integer from 1 to 100000 (got 0)"),
+        (
+            "workers = \"many\"",
+            "server.workers: must be an integer from 1 to 100000 (got the string \"many\")",
+        ),
+        (
+            "service_time = \"gamma\"",
+            "server.service_time: unknown value `gamma` (allowed: constant, exponential, table)",
+        ),
+        (
+            "service_time = \"table\"",
+            "server.service_table: service_time = \"table\" needs a table of durations",
+        ),
+        (
+            "service_time = \"table\"\nservice_table = [\"0s\"]",
+            "server.service_table: needs at least one duration above 0",
+        ),
+        ("service_table = [\"5ms\"]", "server.service_table: is read only with service_time = \"table\""),
+    ];
+    for (keys, want) in cases {
+        let text = GOOD
+            .replace("[server]\ntcp_syncookies = 0\n", &format!("[server]\ntcp_syncookies = 0\n{keys}\n"));
+        let m = error(&text);
+        assert!(m.contains(want), "{keys}\n  got: {m}\n want: {want}");
+        plain(&m);
+    }
+    let ok = GOOD.replace(
+        "[server]\ntcp_syncookies = 0\n",
+        "[server]\ntcp_syncookies = 0\naccept_rate = 50\nworkers = 8\nservice_time = \"table\"\nservice_table = [\"3ms\", \"40ms\"]\n",
+    );
+    let e = parse(&ok).unwrap();
+    assert_eq!(e.points()[0].config.server.workers, 8);
+}
+
+#[test]
 fn a_profile_may_be_written_by_its_name() {
     let text = GOOD.replace("rate = 100\n", "rate = 100\nprofile = \"constant\"\n");
     let e = parse(&text).unwrap();

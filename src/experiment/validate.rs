@@ -1,6 +1,6 @@
 //! Value ranges serde cannot check: each failure names the dotted key.
 
-use crate::config::{AttackKind, PathOverride, PopulationNetwork, RunConfig};
+use crate::config::{AttackKind, PathOverride, PopulationNetwork, RunConfig, ServiceTime};
 use crate::engine::SimDuration;
 use crate::tcp::params::TCP_TW_REUSE_DELAY_MAX;
 
@@ -82,6 +82,21 @@ pub fn check(c: &RunConfig) -> Check {
         if let Some(r) = r.per_second() {
             rate(key.into(), r)?;
         }
+    }
+    if s.workers == 0 || s.workers > 100_000 {
+        return fail("server.workers", format!("must be an integer from 1 to 100000 (got {})", s.workers));
+    }
+    match (s.service_time, s.service_table.is_empty()) {
+        (ServiceTime::Table, true) => {
+            return fail("server.service_table", "service_time = \"table\" needs a table of durations");
+        }
+        (ServiceTime::Table, false) if s.service_table.iter().all(|d| d.0 == 0) => {
+            return fail("server.service_table", "needs at least one duration above 0");
+        }
+        (ServiceTime::Constant | ServiceTime::Exponential, false) => {
+            return fail("server.service_table", "is read only with service_time = \"table\"");
+        }
+        _ => {}
     }
     if s.packet_rate.per_second() == Some(0.0) {
         return fail("server.packet_rate", "must be above 0 (or \"unlimited\")");

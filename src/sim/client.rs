@@ -62,8 +62,8 @@ impl<Q: Scheduler<Event>> World<Q> {
         let measured = self.metrics.measuring;
         if measured {
             self.metrics.counters.legit_attempts += 1;
-            self.metrics.counters.tcp_active_opens += 1;
         }
+        self.metrics.counters.client_active_opens += 1;
         let ip = self.pops[pop as usize].base + host;
         let in_use = self.port_counts(ip).map(|c| [c[0] as u32, c[1] as u32]).unwrap_or([0, 0]);
         let choice = {
@@ -151,7 +151,11 @@ impl<Q: Scheduler<Event>> World<Q> {
             },
         );
         if linger_zero && self.conns.slots[slot as usize].tcb.close_cause == Some(CloseCause::Abort) {
-            self.metrics.counters.abort_on_linger += 1;
+            match role {
+                Role::Client { .. } => self.metrics.counters.client_abort_on_data += 1,
+                Role::ServerChild { .. } => self.metrics.counters.server_abort_on_data += 1,
+                _ => {}
+            }
         }
         if let Role::Client { pop, user, closed_by_app: false, .. } = role {
             if let Role::Client { closed_by_app, .. } = &mut self.conns.slots[slot as usize].role {

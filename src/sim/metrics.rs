@@ -187,24 +187,44 @@ counters! {
     /// Attack SYNs that reached the server's TCP (after the ingress queue).
     attack_syns,
     ingress_drops,
-    tcp_active_opens,
-    tcp_attempt_fails,
-    tcp_estab_resets,
-    tcp_out_rsts,
-    /// Client SYN retransmissions (the clients' TcpExtTCPSynRetrans).
+    /// Legitimate connections the server application accept()ed alive
+    /// (served: the user's success).
+    legit_accepted,
+    // nstat counters of the two namespaces: `server_*` the server's,
+    // `client_*` the legitimate clients' (all populations' hosts, as one
+    // namespace; attackers are neither). docs/counters.md.
+    /// TcpActiveOpens: connect() calls (`tcp_connect`).
+    client_active_opens,
+    /// TcpAttemptFails: SYN-SENT or SYN-RECEIVED to CLOSED (`tcp_done`),
+    /// and requests ended by an RST or SYN (`tcp_check_req`).
+    client_attempt_fails,
+    server_attempt_fails,
+    /// TcpEstabResets: ESTABLISHED or CLOSE-WAIT to CLOSED (`tcp_set_state`).
+    client_estab_resets,
+    server_estab_resets,
+    /// TcpOutRsts: RSTs sent (`tcp_v4_send_reset`, `tcp_send_active_reset`).
+    client_out_rsts,
+    server_out_rsts,
+    /// TcpExtTCPSynRetrans of the clients: SYN retransmissions
+    /// (`__tcp_retransmit_skb`); the server's are the listener's SYN-ACKs.
     client_syn_retrans,
+    /// TcpExtTW: TIME-WAIT sockets made (`__inet_twsk_schedule`), counted
+    /// once per connection: at TIME-WAIT, or at an orphaned FIN-WAIT-2
+    /// that `tcp_time_wait(TCP_FIN_WAIT2)` turned into one.
+    client_tw,
+    server_tw,
+    /// TcpExtTCPTimeWaitOverflow: no entry, the host holds tcp_max_tw_buckets.
+    client_tw_overflow,
+    server_tw_overflow,
+    /// TcpExtTCPAbortOnData: close() with SO_LINGER {on, 0} (`tcp_close`).
+    client_abort_on_data,
+    server_abort_on_data,
     time_wait_entered_client,
     time_wait_entered_server,
-    tw_overflow_client,
-    tw_overflow_server,
     /// TIME-WAIT entries an RST ended early (RFC 1337's assassination,
     /// allowed by `tcp_rfc1337` = 0), on the clients and on the server.
     time_wait_assassinated_client,
     time_wait_assassinated_server,
-    /// SO_LINGER {on, 0} aborts (Linux counts them as TcpExtTCPAbortOnData).
-    abort_on_linger,
-    /// Server TIME-WAIT entries that ran their full length (TcpExtTW).
-    time_wait_expired_server,
     /// New SYNs that reopened a server TIME-WAIT 4-tuple (`TCP_TW_SYN`).
     time_wait_reopened_server,
     /// Two-way ablation: connections the server established that the
@@ -246,6 +266,8 @@ pub(super) struct Metrics {
     /// Past the warm-up: attempts made now are measured.
     pub measuring: bool,
     pub connect_time: Histogram,
+    /// Measured legitimate connections: first SYN to the application's accept().
+    pub accept_delay: Histogram,
     pub tw_client: Gauge,
     pub tw_server: Gauge,
     pub syn_recv: Gauge,
@@ -268,6 +290,7 @@ impl Metrics {
             counters: Counters::default(),
             measuring,
             connect_time: Histogram::default(),
+            accept_delay: Histogram::default(),
             tw_client: Gauge::default(),
             tw_server: Gauge::default(),
             syn_recv: Gauge::default(),
@@ -385,14 +408,14 @@ mod tests {
     #[test]
     fn counts_before_the_warm_up_end_are_not_reported() {
         let mut m = Metrics::new(false);
-        m.counters.tw_overflow_client = 5;
+        m.counters.client_tw_overflow = 5;
         m.counters.unwanted_established = 2;
         let mut l = ListenerCounters { listen_drops: 3, ..Default::default() };
         m.warmup_end(SimTime::from_millis(10), &l);
-        m.counters.tw_overflow_client += 1;
+        m.counters.client_tw_overflow += 1;
         l.listen_drops += 4;
         let c = m.counters_since_warmup();
-        assert_eq!((c.tw_overflow_client, c.unwanted_established), (1, 0));
+        assert_eq!((c.client_tw_overflow, c.unwanted_established), (1, 0));
         assert_eq!(m.listener_since_warmup(&l).listen_drops, 4);
     }
 

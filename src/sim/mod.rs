@@ -2,6 +2,7 @@
 //! event loop. `World::new(cfg, seed, run).run()` is one run of a study.
 
 pub mod addr;
+mod app;
 mod client;
 mod conns;
 pub mod kernel;

@@ -16,6 +16,7 @@ pub struct RunOutcome {
     pub counters: Counters,
     pub listener: ListenerCounters,
     pub connect_time: Histogram,
+    pub accept_delay: Histogram,
     pub time_wait_client: GaugeStats,
     pub time_wait_server: GaugeStats,
     pub syn_recv: GaugeStats,
@@ -48,6 +49,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             counters: self.metrics.counters_since_warmup(),
             listener: self.metrics.listener_since_warmup(&self.listener.counters),
             connect_time: self.metrics.connect_time.clone(),
+            accept_delay: self.metrics.accept_delay.clone(),
             time_wait_client: self.metrics.tw_client.stats(end),
             time_wait_server: self.metrics.tw_server.stats(end),
             syn_recv: self.metrics.syn_recv.stats(end),
@@ -82,6 +84,7 @@ impl ListenerCounters {
             synack_retrans: self.synack_retrans - earlier.synack_retrans,
             request_timeouts: self.request_timeouts - earlier.request_timeouts,
             passive_opens: self.passive_opens - earlier.passive_opens,
+            attempt_fails: self.attempt_fails - earlier.attempt_fails,
         }
     }
 }
@@ -92,6 +95,15 @@ impl RunOutcome {
     pub fn legit_success_ratio(&self) -> f64 {
         let c = &self.counters;
         if c.legit_attempts == 0 { f64::NAN } else { c.legit_established as f64 / c.legit_attempts as f64 }
+    }
+
+    /// Legitimate connections the server application accepted, per
+    /// attempt: the user's success. A handshake completed but never
+    /// accepted (still queued, or reset there) counts in
+    /// `legit_success_ratio` (what connect() reports) but not here.
+    pub fn legit_served_ratio(&self) -> f64 {
+        let c = &self.counters;
+        if c.legit_attempts == 0 { f64::NAN } else { c.legit_accepted as f64 / c.legit_attempts as f64 }
     }
 
     /// Every metric, in summary.csv's column order.
@@ -114,6 +126,11 @@ impl RunOutcome {
             ("connect_p90_ms", h.quantile_ms(0.90)),
             ("connect_p99_ms", h.quantile_ms(0.99)),
             ("connect_max_ms", if h.count() == 0 { f64::NAN } else { h.max_ms() }),
+            ("legit_accepted", c.legit_accepted as f64),
+            ("legit_served_ratio", self.legit_served_ratio()),
+            ("accept_delay_p50_ms", self.accept_delay.quantile_ms(0.50)),
+            ("accept_delay_p90_ms", self.accept_delay.quantile_ms(0.90)),
+            ("accept_delay_p99_ms", self.accept_delay.quantile_ms(0.99)),
             ("segments_sent", c.segments_sent as f64),
             ("segments_lost", c.segments_lost as f64),
             ("retransmissions", c.retransmissions as f64),
@@ -126,7 +143,7 @@ impl RunOutcome {
             ("time_wait_memory_peak_client_bytes", self.time_wait_client.peak as f64 * TIME_WAIT_ENTRY_BYTES),
             ("time_wait_entered_client", c.time_wait_entered_client as f64),
             ("time_wait_entered_server", c.time_wait_entered_server as f64),
-            ("time_wait_overflow_client", c.tw_overflow_client as f64),
+            ("time_wait_overflow_client", c.client_tw_overflow as f64),
             ("time_wait_assassinated_client", c.time_wait_assassinated_client as f64),
             ("time_wait_assassinated_server", c.time_wait_assassinated_server as f64),
             ("attack_syns_sent", c.attack_syns_sent as f64),
@@ -159,9 +176,11 @@ impl RunOutcome {
 
 /// The counters kept under their nstat names, in one place: summary.csv
 /// reports them over the measured window, timeseries.csv per bin (as
-/// `nstat` prints deltas).
-pub const NSTAT: [&str; 17] = [
-    "TcpActiveOpens",
+/// `nstat` prints deltas). One naming scheme for the two network
+/// namespaces: the server's under the plain nstat name (what `nstat` in the
+/// server's namespace prints), the legitimate clients' with the prefix
+/// `client_` (docs/counters.md).
+pub const NSTAT: [&str; 24] = [
     "TcpPassiveOpens",
     "TcpAttemptFails",
     "TcpEstabResets",
@@ -178,16 +197,23 @@ pub const NSTAT: [&str; 17] = [
     "TcpExtTCPTimeWaitOverflow",
     "TcpExtTCPAbortOnData",
     "TcpExtTCPDeferAcceptDrop",
+    "client_TcpActiveOpens",
+    "client_TcpAttemptFails",
+    "client_TcpEstabResets",
+    "client_TcpOutRsts",
+    "client_TcpExtTCPSynRetrans",
+    "client_TcpExtTW",
+    "client_TcpExtTCPTimeWaitOverflow",
+    "client_TcpExtTCPAbortOnData",
 ];
 
 /// The values of [`NSTAT`], in its order.
-pub fn nstat(c: &Counters, l: &ListenerCounters) -> [(&'static str, f64); 17] {
+pub fn nstat(c: &Counters, l: &ListenerCounters) -> [(&'static str, f64); NSTAT.len()] {
     let v = [
-        c.tcp_active_opens,
         l.passive_opens,
-        c.tcp_attempt_fails,
-        c.tcp_estab_resets,
-        c.tcp_out_rsts,
+        c.server_attempt_fails + l.attempt_fails,
+        c.server_estab_resets,
+        c.server_out_rsts,
         l.listen_overflows,
         l.listen_drops,
         l.reqq_full_drop,
@@ -196,10 +222,18 @@ pub fn nstat(c: &Counters, l: &ListenerCounters) -> [(&'static str, f64); 17] {
         l.syncookies_recv,
         l.syncookies_failed,
         l.synack_retrans,
-        c.time_wait_expired_server,
-        c.tw_overflow_server,
-        c.abort_on_linger,
+        c.server_tw,
+        c.server_tw_overflow,
+        c.server_abort_on_data,
         l.defer_accept_drops,
+        c.client_active_opens,
+        c.client_attempt_fails,
+        c.client_estab_resets,
+        c.client_out_rsts,
+        c.client_syn_retrans,
+        c.client_tw,
+        c.client_tw_overflow,
+        c.client_abort_on_data,
     ];
     std::array::from_fn(|i| (NSTAT[i], v[i] as f64))
 }

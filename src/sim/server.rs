@@ -3,6 +3,7 @@
 //! answers and closes.
 
 use super::addr::{Origin, SERVER};
+use super::app::Acceptor;
 use super::conns::{Hints, NO_POP, Role};
 use super::world::{Event, World};
 use crate::engine::Scheduler;
@@ -202,44 +203,54 @@ impl<Q: Scheduler<Event>> World<Q> {
     }
 
     pub(super) fn enqueue_accept(&mut self, slot: u32) {
-        self.listener.enqueue_accept(slot);
+        let generation = self.conns.slots[slot as usize].generation;
+        self.listener.enqueue_accept((slot, generation));
         self.update_listener_gauges();
-        self.schedule_accept();
+        self.accept_while_idle();
     }
 
-    pub(super) fn schedule_accept(&mut self) {
-        if self.accept_pending || self.listener.accept_queue_len() == 0 {
-            return;
+    /// A worker finished serving its connection and calls accept() again.
+    pub(super) fn on_worker_free(&mut self) {
+        if let Acceptor::Workers(w) = &mut self.acceptor {
+            w.idle += 1;
         }
-        match self.accept_interval {
-            // An application that accepts at once takes the connection now:
-            // no event needed (callers have settled the connection first).
-            None => self.on_accept_tick(),
-            Some(iv) if iv.0 == u64::MAX => {} // accept_rate = 0: never
-            Some(iv) => {
-                self.accept_pending = true;
-                let at = (self.last_accept + iv).max(self.now);
-                self.queue.push(at, Event::AcceptTick);
+        self.accept_while_idle();
+    }
+
+    /// Workers blocked in accept() (or an application that accepts at once)
+    /// take connections off the accept queue, oldest first
+    /// (`inet_csk_accept`). Callers have settled the connection first.
+    pub(super) fn accept_while_idle(&mut self) {
+        loop {
+            match &self.acceptor {
+                Acceptor::Never => break,
+                Acceptor::Workers(w) if w.idle == 0 => break,
+                _ => {}
             }
-        }
-    }
-
-    pub(super) fn on_accept_tick(&mut self) {
-        self.accept_pending = false;
-        self.last_accept = self.now;
-        while let Some(slot) = self.listener.accept() {
-            // A child may have died while it waited (reset, timeout).
-            let alive = self.conns.slots[slot as usize].tcb.state != State::Closed
+            let Some((slot, generation)) = self.listener.accept() else { break };
+            if let Acceptor::Workers(w) = &mut self.acceptor {
+                w.idle -= 1;
+                let done = self.now + w.draw();
+                self.queue.push(done, Event::WorkerFree);
+            }
+            // A child that died while it waited (reset, timed out) is
+            // still handed out: the worker's time goes on it all the same.
+            let alive = self.live(slot, generation)
+                && self.conns.slots[slot as usize].tcb.state != State::Closed
                 && matches!(self.conns.slots[slot as usize].role, Role::ServerChild { accepted: false, .. });
             if alive {
                 self.server_app_accept(slot);
-                if self.accept_interval.is_some() {
-                    break; // one accept() per tick when rate-limited
-                }
+            } else {
+                self.record(
+                    Side::Server,
+                    RecordKind::App("accept"),
+                    None,
+                    (None, None),
+                    "a connection that died in the accept queue: read() gets ECONNRESET",
+                );
             }
         }
         self.update_listener_gauges();
-        self.schedule_accept();
     }
 
     /// The server application took a connection: it answers (if configured),
@@ -252,6 +263,15 @@ impl<Q: Scheduler<Event>> World<Q> {
             *accepted = true;
             (*pop, s.tcb.local, s.tcb.remote)
         };
+        // Served by the application: the user's success, timed from the
+        // client's first SYN.
+        let peer = self.conns.slots[slot as usize].peer;
+        if let Some(client) = self.conns.find(remote, local, peer)
+            && let Role::Client { started, measured: true, .. } = self.conns.slots[client as usize].role
+        {
+            self.metrics.counters.legit_accepted += 1;
+            self.metrics.accept_delay.record(self.now - started);
+        }
         self.record(
             Side::Server,
             RecordKind::App("accept"),
@@ -279,7 +299,6 @@ impl<Q: Scheduler<Event>> World<Q> {
         }
         // Who closes first was decided by the client when it connected
         // (found through the peer hint, or the 4-tuple map).
-        let peer = self.conns.slots[slot as usize].peer;
         let client = self.conns.find(remote, local, peer);
         if pop != NO_POP
             && let Some(client) = client

@@ -4,7 +4,6 @@
 //! the deadline no longer match). Fresh TIME-WAIT timers, which all last
 //! `TCP_TIMEWAIT_LEN`, wait in a FIFO instead (`TimeWaitFifo`).
 
-use super::addr::SERVER;
 use super::conns::Role;
 use super::world::{Event, World};
 use crate::engine::{Scheduler, SimTime};
@@ -125,13 +124,10 @@ impl<Q: Scheduler<Event>> World<Q> {
         // Retransmissions: everything a timer sends is one, but the
         // delayed ACK (the only segment without sequence space).
         self.metrics.counters.retransmissions += self.out.iter().filter(|s| s.seq_len() > 0).count() as u64;
-        if before == State::SynSent {
+        if before == State::SynSent && matches!(self.conns.slots[slot as usize].role, Role::Client { .. }) {
             self.metrics.counters.client_syn_retrans += self.out.len() as u64;
         }
         let local = self.conns.slots[slot as usize].tcb.local;
-        if before == State::TimeWait && local.ip == SERVER.ip {
-            self.metrics.counters.time_wait_expired_server += 1; // TcpExtTW: expired in the timer
-        }
         if expired_request {
             self.flush(self.side_of(local.ip));
             self.release(slot);

@@ -5,7 +5,8 @@
 use super::addr::{Origin, SERVER};
 use super::conns::Role;
 use super::world::{Event, World};
-use crate::engine::Scheduler;
+use crate::engine::{Scheduler, SimDuration};
+use crate::tcp::params::TCP_TIMEWAIT_LEN;
 use crate::tcp::time_wait::TimeWaitBuckets;
 use crate::tcp::{CloseCause, State};
 use crate::trace::{RecordKind, Side};
@@ -31,6 +32,9 @@ impl<Q: Scheduler<Event>> World<Q> {
         // No TIME-WAIT entry when the host holds tcp_max_tw_buckets: closed.
         if after == State::TimeWait && !self.time_wait_entered(slot, is_server) {
             after = State::Closed;
+        }
+        if matches!(role, Role::Client { .. } | Role::ServerChild { .. }) {
+            self.count_namespace_transition(slot, is_server, before, after);
         }
         match role {
             Role::Client { pop, user, started, measured, established, closes_first, closed_by_app } => {
@@ -74,7 +78,6 @@ impl<Q: Scheduler<Event>> World<Q> {
                                 Some(CloseCause::Timeout) => self.metrics.counters.failed_timeout += 1,
                                 _ => {}
                             }
-                            self.metrics.counters.tcp_attempt_fails += 1;
                         }
                     } else if measured {
                         match cause {
@@ -91,14 +94,14 @@ impl<Q: Scheduler<Event>> World<Q> {
             }
             Role::ServerChild { created, confirmed, sent, .. } => {
                 if after == State::Closed {
-                    if self.conns.slots[slot as usize].tcb.close_cause == Some(CloseCause::Reset) {
-                        self.metrics.counters.tcp_estab_resets += 1;
-                        if !confirmed && sent > 0 {
-                            // Two-way ablation: a connection nobody wanted.
-                            self.metrics.counters.unwanted_established += 1;
-                            self.metrics.counters.unwanted_segments += sent as u64;
-                            self.metrics.counters.unwanted_established_ns += (now - created).as_nanos();
-                        }
+                    if self.conns.slots[slot as usize].tcb.close_cause == Some(CloseCause::Reset)
+                        && !confirmed
+                        && sent > 0
+                    {
+                        // Two-way ablation: a connection nobody wanted.
+                        self.metrics.counters.unwanted_established += 1;
+                        self.metrics.counters.unwanted_segments += sent as u64;
+                        self.metrics.counters.unwanted_established_ns += (now - created).as_nanos();
                     }
                 } else if after == State::CloseWait
                     && let Role::ServerChild { accepted: true, .. } = role
@@ -108,6 +111,39 @@ impl<Q: Scheduler<Event>> World<Q> {
                 }
             }
             Role::Request { .. } | Role::AttackerConn => {}
+        }
+    }
+
+    /// The nstat counters a state change increments in its host's network
+    /// namespace (a legitimate client's or the server's; docs/counters.md).
+    fn count_namespace_transition(&mut self, slot: u32, is_server: bool, before: State, after: State) {
+        let fin_timeout = self.params_for(self.conns.slots[slot as usize].role).fin_timeout;
+        let c = &mut self.metrics.counters;
+        let (attempt_fails, estab_resets, tw) = if is_server {
+            (&mut c.server_attempt_fails, &mut c.server_estab_resets, &mut c.server_tw)
+        } else {
+            (&mut c.client_attempt_fails, &mut c.client_estab_resets, &mut c.client_tw)
+        };
+        if after == State::Closed {
+            match before {
+                // `tcp_done`.
+                State::SynSent | State::SynReceived => *attempt_fails += 1,
+                // `tcp_set_state(TCP_CLOSE)`: an RST, or an abortive close().
+                State::Established | State::CloseWait => *estab_resets += 1,
+                _ => {}
+            }
+        }
+        // An orphan whose FIN was acked becomes a TIME-WAIT socket in
+        // FIN-WAIT-2 when tcp_fin_timeout <= TCP_TIMEWAIT_LEN
+        // (`tcp_rcv_state_process` -> `tcp_time_wait(TCP_FIN_WAIT2)`), and is
+        // counted there (`__inet_twsk_schedule`; TcpExtTWKilled instead when
+        // its timeout is 4 s or less); its FIN later only re-arms it.
+        let fin_wait2_is_tw = fin_timeout <= TCP_TIMEWAIT_LEN;
+        match (before, after) {
+            (_, State::FinWait2) if fin_wait2_is_tw && fin_timeout > SimDuration::from_secs(4) => *tw += 1,
+            (State::FinWait2, State::TimeWait) if fin_wait2_is_tw => {}
+            (_, State::TimeWait) => *tw += 1,
+            _ => {}
         }
     }
 
@@ -162,9 +198,9 @@ impl<Q: Scheduler<Event>> World<Q> {
         if !entered {
             self.conns.slots[slot as usize].tcb.discard(now, CloseCause::Normal);
             if is_server {
-                self.metrics.counters.tw_overflow_server += 1;
+                self.metrics.counters.server_tw_overflow += 1;
             } else {
-                self.metrics.counters.tw_overflow_client += 1;
+                self.metrics.counters.client_tw_overflow += 1;
             }
             return false;
         }

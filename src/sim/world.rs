@@ -17,6 +17,7 @@
 
 use super::RunWatch;
 use super::addr::{AddressPlan, Origin, SERVER};
+use super::app::Acceptor;
 use super::conns::{Conns, Hints, NO_POP, Role, tuple};
 use super::kernel;
 use super::metrics::Metrics;
@@ -51,8 +52,8 @@ pub enum Event {
     ClientArrival { pop: u16 },
     /// Closed loop: a user of a population connects.
     UserConnect { pop: u16, user: u32 },
-    /// The server application calls accept().
-    AcceptTick,
+    /// A server worker finished serving a connection (`sim::app`).
+    WorkerFree,
     /// The next attack packet or connection.
     Attack { attacker: u16 },
     /// End of the warm-up: gauges start measuring, counters are snapshot.
@@ -88,12 +89,12 @@ pub struct World<Q: Scheduler<Event> = TimingWheel<Event>> {
     pub(super) server_params: TcpParams,
     /// CONFIG_HZ of every host (`tcp::timer_wheel`; 0: exact timers).
     pub(super) hz: u32,
-    pub(super) listener: Listener<u32>,
+    /// The accept queue holds (slot, generation): a slot freed while its
+    /// child waited may hold another connection by the time it is accepted.
+    pub(super) listener: Listener<(u32, u32)>,
     /// The server's TCP metrics cache: the peers it has proven.
     pub(super) tcp_metrics: TcpMetrics,
-    pub(super) accept_interval: Option<SimDuration>,
-    pub(super) accept_pending: bool,
-    pub(super) last_accept: SimTime,
+    pub(super) acceptor: Acceptor,
     pub(super) ingress: Ingress<(Segment, Hints)>,
     pub(super) link: Link,
     /// Some flow's path is FIFO (no `reorder`, and a delay that varies).
@@ -188,9 +189,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             hz: cfg.hz,
             listener,
             tcp_metrics,
-            accept_interval: interval(cfg.server.accept_rate.per_second()),
-            accept_pending: false,
-            last_accept: SimTime::ZERO,
+            acceptor: Acceptor::new(&cfg.server, stream_rng(seed, run, Stream::Service)),
             ingress,
             fifo_paths: link.any_fifo(),
             link,
@@ -310,7 +309,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                     self.client_connect(pop, host, user);
                 }
             }
-            Event::AcceptTick => self.on_accept_tick(),
+            Event::WorkerFree => self.on_worker_free(),
             Event::Attack { attacker } => self.on_attack(attacker),
             Event::WarmupEnd => self.on_warmup_end(),
             Event::MeasureEnd => self.metrics.measure_end(self.now, &self.listener.counters),
@@ -379,7 +378,7 @@ impl<Q: Scheduler<Event>> World<Q> {
         kind: RecordKind,
         seg: Option<Segment>,
         note: impl FnOnce(&R) -> Option<Cow<'static, str>>,
-        call: impl FnOnce(&mut Tcb, &mut Listener<u32>, SimTime, &TcpParams, &mut Vec<Segment>) -> R,
+        call: impl FnOnce(&mut Tcb, &mut Listener<(u32, u32)>, SimTime, &TcpParams, &mut Vec<Segment>) -> R,
     ) -> (R, State) {
         let p = self.params_for(self.conns.slots[slot as usize].role);
         let mut out = std::mem::take(&mut self.out);
@@ -456,7 +455,12 @@ impl<Q: Scheduler<Event>> World<Q> {
             if seg.dst.ip == SERVER.ip { Direction::ClientToServer } else { Direction::ServerToClient };
         self.metrics.counters.segments_sent += 1;
         if seg.flags.rst() {
-            self.metrics.counters.tcp_out_rsts += (from == Side::Server) as u64;
+            // TcpOutRsts of the sender's namespace.
+            match self.plan.origin(seg.src.ip) {
+                Origin::Server => self.metrics.counters.server_out_rsts += 1,
+                Origin::Population(..) => self.metrics.counters.client_out_rsts += 1,
+                _ => {}
+            }
         }
         let state = self.state_at(seg.src, seg.dst);
         self.record(from, RecordKind::Sent, Some(seg), (state, state), "");
@@ -556,7 +560,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             .count() as u64
     }
 
-    pub fn listener(&self) -> &Listener<u32> {
+    pub fn listener(&self) -> &Listener<(u32, u32)> {
         &self.listener
     }
 

@@ -90,6 +90,9 @@ pub struct ListenerCounters {
     pub request_timeouts: u64,
     /// Children created (TcpPassiveOpens).
     pub passive_opens: u64,
+    /// Requests an RST or a new SYN ended (`tcp_check_req`: the server's
+    /// share of TcpAttemptFails).
+    pub attempt_fails: u64,
 }
 
 /// What the listener did with a SYN.
@@ -369,6 +372,9 @@ impl<T> Listener<T> {
             }
             State::Closed => {
                 self.dequeue(was_young);
+                if seg.flags.rst() || seg.flags.syn() {
+                    self.counters.attempt_fails += 1;
+                }
                 RequestOutcome::Removed
             }
             _ => {

@@ -41,6 +41,13 @@ SRV_CLI, CLI_ADDR = "10.99.1.1", "10.99.1.2"
 SRV_ATK, ATK_ADDR = "10.99.2.1", "10.99.2.2"
 SPOOF_NET = "198.18.0.0/15"
 SPOOF_SOURCES = 1 << 17
+# The connect flood's real hosts: FLOOD_HOSTS addresses from FLOOD_BASE on atk's veth.
+FLOOD_BASE, FLOOD_HOSTS = "10.99.2.10", 16
+# The client program reads connect()'s result when epoll wakes it: 0.15 ms
+# (median) after the SYN-ACK left the server on this testbed. An RST that
+# arrives first makes connect() fail with ECONNRESET; synsim's client
+# closes after this hold.
+CLIENT_WAKEUP = "150us"
 
 # One point's timeline (seconds). The flood starts at 0; counters are read at
 # WARMUP and at WARMUP + LEGIT + TAIL; legit clients connect during
@@ -50,14 +57,17 @@ WARMUP, LEGIT, TAIL = 3.0, 10.0, 8.0
 LEGIT_RATE = 30.0
 CLIENT_SYN_RETRIES = 2
 
-KNOWN13 = "known disagreement (issue 13): the accept queue"
+KNOWN2 = "known disagreement (issue 12): remembered peers (tcp_metrics)"
+# validation/kernel/README.md, "The disagreements, and why" #3.
+KNOWN13 = "known disagreement (issue 13): acked requests under abort_on_overflow 0"
 
 
 def P(pid, flood, mode="poisson", cookies=0, backlog=128, msb=2048, retries=5, peers="fresh", known=None, quick=False,
-      what="", legit=LEGIT_RATE, accept=0, abort=0, defer=0, client_ts=1):
+      what="", legit=LEGIT_RATE, accept=0, abort=0, defer=0, client_ts=1, workers=1, service="constant",
+      kind="spoofed-syn"):
     return dict(id=pid, flood=flood, mode=mode, cookies=cookies, backlog=backlog, msb=msb, retries=retries,
                 peers=peers, known=known, quick=quick, what=what, legit=legit, accept=accept, abort=abort,
-                defer=defer, client_ts=client_ts)
+                defer=defer, client_ts=client_ts, workers=workers, service=service, kind=kind)
 
 
 POINTS = [
@@ -87,9 +97,9 @@ POINTS = [
     P("c1-100k-b1024-r1", 100000, cookies=1, backlog=1024, retries=1, what="cookies on, 100k SYN/s, backlog 1024, 1 retry"),
     # Issue 13: a slow application (accept() 20/s) against 50 legit connections/s, no flood.
     P("aq16-abort0", 0, cookies=1, backlog=16, legit=50, accept=20, known=KNOWN13, what="accept 20/s, backlog 16, abort_on_overflow 0"),
-    P("aq16-abort1", 0, cookies=1, backlog=16, legit=50, accept=20, abort=1, known=KNOWN13, what="the same, abort_on_overflow 1"),
+    P("aq16-abort1", 0, cookies=1, backlog=16, legit=50, accept=20, abort=1, what="the same, abort_on_overflow 1"),
     P("aq64-abort0", 0, cookies=1, backlog=64, legit=50, accept=20, known=KNOWN13, what="accept 20/s, backlog 64, abort_on_overflow 0"),
-    P("aq64-abort1", 0, cookies=1, backlog=64, legit=50, accept=20, abort=1, known=KNOWN13, what="the same, abort_on_overflow 1"),
+    P("aq64-abort1", 0, cookies=1, backlog=64, legit=50, accept=20, abort=1, what="the same, abort_on_overflow 1"),
     # Issue 12: a fresh boot with tcp_no_metrics_save = 0, the kernel default.
     P("k2-saved", 300, backlog=1024, msb=1024, peers="saved",
       what="as k2-remembered from a fresh boot, metrics saved: proven once its first connection has ended"),
@@ -100,6 +110,10 @@ POINTS = [
     P("da1", 0, defer=1, what="TCP_DEFER_ACCEPT 1 s, no flood: bare ACK dropped, the FIN completes"),
     P("da1-q34-300", 300, backlog=1024, msb=1024, defer=1,
       what="TCP_DEFER_ACCEPT 1 s under the q34-300-fresh flood"),
+    # Issue 13: 16 real hosts complete 100 handshakes/s (constant) and hold them open, silent, against an
+    # application of 4 workers serving 80 connections/s (exponential service times); legit 30/s.
+    P("cflood-100", 100, "constant", cookies=1, backlog=64, accept=80, workers=4, service="exponential",
+      kind="connect-flood", known=KNOWN13, what="connect flood 100/s from 16 hosts, 4 workers accepting 80/s, backlog 64"),
 ]
 
 GATED = ["TcpExtListenDrops", "TcpExtListenOverflows", "TcpExtTCPReqQFullDrop", "TcpExtTCPReqQFullDoCookies",
@@ -181,6 +195,9 @@ def setup():
         nsx(ns, "ip", "link", "set", dev, "up")
     for ns in NS:
         nsx(ns, "ip", "link", "set", "lo", "up")
+    base = [int(x) for x in FLOOD_BASE.split(".")]
+    for i in range(FLOOD_HOSTS):
+        nsx("atk", "ip", "addr", "add", ".".join(map(str, base[:3] + [base[3] + i])) + "/24", "dev", "a-srv")
     # Static neighbours: no ARP on the path, whatever the load.
     for ns, dev, addr, peer_ns, peer_dev in (("srv", "s-cli", CLI_ADDR, "cli", "c-srv"),
                                              ("cli", "c-srv", SRV_CLI, "srv", "s-cli"),
@@ -224,9 +241,9 @@ def softnet_drops():
 class Sampler(threading.Thread):
     """SYN-RECV count and accept-queue length of the listener, every 0.5 s."""
 
-    def __init__(self, port):
+    def __init__(self, port, dump=None):
         super().__init__(daemon=True)
-        self.port, self.syn_recv, self.acceptq = port, [], []
+        self.port, self.syn_recv, self.acceptq, self.dump = port, [], [], dump
         self.halt = threading.Event()
 
     def run(self):
@@ -235,6 +252,10 @@ class Sampler(threading.Thread):
                 r = subprocess.run(["ip", "netns", "exec", NS["srv"], "ss", "-Htn", "state", "syn-recv"],
                                    capture_output=True, text=True, timeout=5)
                 self.syn_recv.append(sum(1 for line in r.stdout.splitlines() if f":{self.port} " in line))
+                if self.dump:  # each request with its timer (retransmissions so far), for --keep
+                    r = subprocess.run(["ip", "netns", "exec", NS["srv"], "ss", "-Htno", "state", "syn-recv"],
+                                       capture_output=True, text=True, timeout=5)
+                    self.dump.write(f"t={time.monotonic():.3f}\n{r.stdout}")
                 r = subprocess.run(["ip", "netns", "exec", NS["srv"], "ss", "-Hltn", "sport", "=", f":{self.port}"],
                                    capture_output=True, text=True, timeout=5)
                 f = r.stdout.split()
@@ -246,7 +267,7 @@ class Sampler(threading.Thread):
 
 # ---------------------------------------------------------------- one point
 
-def run_kernel(pt, idx, bindir, work):
+def run_kernel(pt, idx, bindir, work, capture=False):
     port = 8000 + idx
     srv = lambda k, v: nsx("srv", "sysctl", "-qw", f"net.{k}={v}")  # noqa: E731
     srv("ipv4.tcp_syncookies", pt["cookies"])
@@ -259,8 +280,9 @@ def run_kernel(pt, idx, bindir, work):
     nsx("cli", "sysctl", "-qw", f"net.ipv4.tcp_timestamps={pt['client_ts']}")
     total = WARMUP + LEGIT + TAIL
     lst = spawn("srv", str(bindir / "listener"), "--port", str(port), "--backlog", str(pt["backlog"]),
-                "--accept-rate", str(pt["accept"]), "--duration", str(total + 20),
-                *(["--defer-accept", str(pt["defer"])] if pt["defer"] else []))
+                "--accept-rate", str(pt["accept"]), "--workers", str(pt["workers"]), "--service", pt["service"],
+                "--seed", str(idx + 1), "--count-peer", CLI_ADDR, "--log", str(work / f"{pt['id']}-accepts.txt"),
+                "--duration", str(total + 20), *(["--defer-accept", str(pt["defer"])] if pt["defer"] else []))
     if "ready" not in lst.stdout.readline():
         raise RuntimeError("listener did not start")
     if pt["peers"] == "remembered":
@@ -269,16 +291,26 @@ def run_kernel(pt, idx, bindir, work):
         nsx("cli", str(bindir / "client"), "--dst", SRV_CLI, "--port", str(port), "--rate", "30",
             "--duration", "1", "--wait", "2", "--out", "/dev/null", timeout=10)
         time.sleep(0.5)
+    cap = None
+    if capture:  # the legit client's segments as srv sees them (tshark), for --keep
+        cap = spawn("srv", "tshark", "-q", "-i", "s-cli", "-w", str(work / f"{pt['id']}-srv.pcapng"),
+                    "-f", f"tcp port {port}", out=subprocess.DEVNULL)
+        time.sleep(1.0)
     before_atk = read_counters("atk")
     c0 = read_counters("srv")
     flood = None
     t0 = time.monotonic()
-    if pt["flood"] > 0:
+    if pt["flood"] > 0 and pt["kind"] == "connect-flood":
+        flood = spawn("atk", str(bindir / "client"), "--dst", SRV_ATK, "--port", str(port), "--rate", str(pt["flood"]),
+                      "--arrival", pt["mode"], "--duration", str(total + 2), "--wait", "1", "--src", FLOOD_BASE,
+                      "--sources", str(FLOOD_HOSTS), "--keep-open", "1", "--seed", str(idx + 1), "--out", "/dev/null")
+    elif pt["flood"] > 0:
         flood = spawn("atk", str(bindir / "synflood"), "--dst", SRV_ATK, "--dport", str(port), "--rate",
                       str(pt["flood"]), "--mode", pt["mode"], "--duration", str(total + 2), "--seed", str(idx + 1))
     time.sleep(max(0.0, t0 + WARMUP - time.monotonic()))
     c1, sd1 = read_counters("srv"), softnet_drops()
-    sampler = Sampler(port)
+    dump = open(work / f"{pt['id']}-syn-recv.txt", "w")
+    sampler = Sampler(port, dump)
     sampler.start()
     csv_path = work / f"{pt['id']}-client.csv"
     cl = spawn("cli", str(bindir / "client"), "--dst", SRV_CLI, "--port", str(port), "--rate", str(pt["legit"]),
@@ -291,14 +323,23 @@ def run_kernel(pt, idx, bindir, work):
     fl_out = ""
     if flood:
         flood.send_signal(signal.SIGTERM)
-        fl_out, _ = finish(flood, 10)
+        fl_out, fl_err = finish(flood, 10)
+        m = re.search(r"started=(\d+)", fl_err)
+        if m:  # the connect flood's client: what it started while the point ran
+            fl_out = f"sent={m.group(1)} elapsed_s={total:.1f} rate={int(m.group(1)) / total:.1f}"
     atk = read_counters("atk")
     lst.send_signal(signal.SIGTERM)
     lst_out, _ = finish(lst, 10)
-    m = re.search(r"accepted=(\d+)", lst_out)
+    if cap:
+        cap.send_signal(signal.SIGTERM)
+        finish(cap, 10)
+    m = re.search(r"from_peer=(\d+)", lst_out)  # the legit client's connections only
     accepted = int(m.group(1)) if m else 0
     sampler.join(10)
+    dump.close()
     d = {k: c2.get(k, 0) - c1.get(k, 0) for k in c2}
+    with open(work / f"{pt['id']}-nstat.txt", "w") as f:  # every server counter that moved, for --keep
+        f.writelines(f"{k} {v}\n" for k, v in sorted(d.items()) if v)
     res = {k: d.get(k, 0) for k in REPORTED}
     res["IcmpInDestUnreachs_whole"] = c2.get("IcmpInDestUnreachs", 0) - c0.get("IcmpInDestUnreachs", 0)
     res["synacks_to_spoofed_whole"] = atk.get("IpInAddrErrors", 0) - before_atk.get("IpInAddrErrors", 0)
@@ -348,10 +389,16 @@ def synsim_toml(pt, rate):
     lines = [
         f'name = "kernel-check-{pt["id"]}"',
         f'description = "kernel check point {pt["id"]}: {pt["what"]}"',
-        "seed = 1", "replicates = 3",
+        # A slow application makes the served share hinge on the attempts drawn: more replicates.
+        "seed = 1", f"replicates = {10 if pt['accept'] else 3}",
         f'duration = "{total:g}s"', f'warmup = "{WARMUP:g}s"',
         "hz = 250   # the testbed kernel's CONFIG_HZ", "",
-        "[network]", 'delay = "20us"   # one way on the veth', "",
+        "[network]", 'delay = "20us"   # one way on the veth',
+        # Segments a host sends at one instant (a timer-wheel batch of SYN retransmissions) leave it one by one:
+        # with --capture such a batch reaches srv spread over 10-320 us, and a SYN arriving after the first
+        # final ACKs finds the accept queue full again. A jittered client-to-server delay spreads them
+        # (each connection's path stays FIFO).
+        'client_to_server = { delay = { dist = "uniform", low = "20us", high = "100us" } }', "",
         "[server]",
         f"tcp_syncookies = {pt['cookies']}",
         f"listen_backlog = {pt['backlog']}", "somaxconn = 4096",
@@ -363,16 +410,21 @@ def synsim_toml(pt, rate):
         # entry; "saved": a fresh boot, the first connection that ends writes it).
         f"tcp_no_metrics_save = {'false' if pt['peers'] in ('remembered', 'saved') else 'true'}",
         f"accept_rate = {pt['accept']:g}" if pt["accept"] else 'accept_rate = "unlimited"',
+        f"workers = {pt['workers']}", f'service_time = "{pt["service"]}"',
         f"tcp_defer_accept = {pt['defer']}   # the listener's TCP_DEFER_ACCEPT, seconds",
         f"netdev_max_backlog = {netdev_max_backlog()}", "",
-        "[clients.legit]", "hosts = 1", f"rate = {pt['legit']:g}", 'hold = "0s"',
+        "[clients.legit]", "hosts = 1", f"rate = {pt['legit']:g}",
+        f'hold = "{CLIENT_WAKEUP}"   # the client program closes when epoll wakes it',
         f'start = "{WARMUP:g}s"', f'stop = "{WARMUP + LEGIT:g}s"', f"tcp_syn_retries = {CLIENT_SYN_RETRIES}",
         "tcp_syn_linear_timeouts = 0   # as the client namespace sets it",
         f"tcp_timestamps = {'true' if pt['client_ts'] else 'false'}",
     ]
     if pt["peers"] == "remembered":
         lines.append("remembered = 1.0   # it connected before the flood (run_kernel)")
-    if rate > 0:
+    if rate > 0 and pt["kind"] == "connect-flood":
+        lines += ["", "[attackers.flood]", 'kind = "connect-flood"', f"rate = {rate:g}",
+                  f'profile = {{ shape = "{pt["mode"]}" }}', f"hosts = {FLOOD_HOSTS}"]
+    elif rate > 0:
         lines += ["", "[attackers.flood]", 'kind = "spoofed-syn"', f"rate = {rate:g}",
                   f'profile = {{ shape = "{pt["mode"]}" }}', f"sources = {SPOOF_SOURCES}"]
     return "\n".join(lines) + "\n"
@@ -389,12 +441,13 @@ def run_synsim(pt, rate, synsim, work):
     rows = list(csv.DictReader(open(out / "summary.csv")))
     mean = lambda k: sum(float(r[k]) for r in rows) / len(rows)  # noqa: E731
     res = {k: mean(k) for k in REPORTED}
-    res["success"] = mean("legit_success_ratio")
+    # connect()'s success as the client program sees it: not reset before it looked.
+    res["success"] = (mean("legit_established") - mean("legit_reset_after_established")) / max(mean("legit_attempts"), 1)
     res["syn_recv_mean"] = mean("syn_recv_mean")
     res["accept_queue_mean"] = mean("accept_queue_mean")
     res["legit_attempts"] = mean("legit_attempts")
     res["softnet_drops"] = mean("ingress_drops")
-    res["accepted_share"] = float("nan")  # synsim has no "served by the application" metric yet (issue 13 #5)
+    res["accepted_share"] = mean("legit_served_ratio")
     # Connect-time tiers from the histogram (le_ms upper bounds).
     tiers = [0.0, 0.0, 0.0]
     for r in csv.DictReader(open(out / "connect_time.csv")):
@@ -405,7 +458,7 @@ def run_synsim(pt, rate, synsim, work):
     return res
 
 
-def compare(k, s):
+def compare(pt, k, s):
     bad = []
     if abs(k["success"] - s["success"]) > 0.10:
         bad.append("success")
@@ -418,6 +471,17 @@ def compare(k, s):
     a, b = k["syn_recv_mean"], s["syn_recv_mean"]
     if not math.isnan(a) and max(a, b) > 5 and abs(a - b) > 0.10 * max(a, b):
         bad.append("SYN-RECV mean")
+    if pt["accept"]:
+        # A slow application (issue 13): what it served, its queue, the retransmissions and resets.
+        if abs(k["accepted_share"] - s["accepted_share"]) > 0.10:
+            bad.append("served")
+        for c in ("TcpExtTCPSynRetrans", "TcpOutRsts"):
+            a, b = k[c], s[c]
+            if max(a, b) > COUNT_FLOOR and (min(a, b) <= 0 or max(a, b) / min(a, b) > 2.0):
+                bad.append(c.replace("TcpExt", ""))
+        a, b = k["accept_queue_mean"], s["accept_queue_mean"]
+        if not math.isnan(a) and max(a, b) > 5 and abs(a - b) > 0.10 * max(a, b):
+            bad.append("accept-queue mean")
     return bad
 
 
@@ -457,7 +521,7 @@ def write_report(results, out, kernel, elapsed):
                             fmt("{:.0f}", r.get("synacks_to_spoofed_whole", float("nan"))),
                             fmt("{:.0f}", r.get("flood_sent", float("nan"))), verdict])
     md = [f"Kernel {kernel}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {len(results)} points, "
-          f"{elapsed:.0f} s. Each cell: kernel / synsim (mean of 3 seeds). Counters over the "
+          f"{elapsed:.0f} s. Each cell: kernel / synsim (mean of 3 seeds, 10 for a slow application). Counters over the "
           f"{LEGIT + TAIL:g} s after a {WARMUP:g} s warm-up.", "",
           "| point | flood SYN/s (sent) | cookies | backlog | max_syn_backlog | synack_retries | " +
           " | ".join(c[1] for c in COLS) + " | verdict |",
@@ -500,6 +564,8 @@ def main():
                     help="write each point's synsim experiment file into DIR and exit (no root needed)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "latest")
     ap.add_argument("--keep", type=Path, help="keep raw files (client CSVs, TOMLs, synsim folders) here")
+    ap.add_argument("--capture", action="store_true", help="with --keep: a pcapng of the legit client's segments "
+                    "at srv for each point (needs tshark)")
     args = ap.parse_args()
     if args.emit_toml:
         args.emit_toml.mkdir(parents=True, exist_ok=True)
@@ -557,7 +623,7 @@ def main():
         for pt in points:
             idx = POINTS.index(pt)
             log(f"{pt['id']}: {pt['what']}")
-            k = run_kernel(pt, idx, bindir, work)
+            k = run_kernel(pt, idx, bindir, work, capture=args.capture and args.keep is not None)
             rate = pt["flood"]
             # Feed synsim the flood the kernel got if the sender fell short by > 5 %.
             if rate and abs(k["flood_rate"] / rate - 1) > 0.05:
@@ -565,7 +631,7 @@ def main():
                 rate = round(k["flood_rate"])
             try:
                 s = run_synsim(pt, rate, args.synsim, work)
-                bad = compare(k, s)
+                bad = compare(pt, k, s)
             except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
                 why = str(e)
                 m = re.search(r"panicked at (\S+?):?\n(.*)", why) or re.search(r"()(error: .*)", why)
@@ -576,8 +642,7 @@ def main():
                                                            "accepted_share": float("nan")}
                 bad = [f"synsim failed ({why})"]
             if pt["known"]:
-                verdict = pt["known"] + (f"; {bad[0]}" if bad and bad[0].startswith("synsim failed") else "") \
-                    if bad else "agrees (documented disagreement gone?)"
+                verdict = f"{pt['known']} ({', '.join(bad)})" if bad else "agrees (documented disagreement gone?)"
             else:
                 verdict = "agree" if not bad else "DISAGREE: " + ", ".join(bad)
             if k["IcmpInDestUnreachs_whole"]:

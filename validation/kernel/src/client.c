@@ -2,11 +2,15 @@
  *
  *   client --dst 10.99.1.1 --port 8080 --rate 30 [--arrival poisson|constant]
  *          [--duration S] [--count N] [--wait S] [--seed N] [--out FILE]
+ *          [--src IP --sources N] [--keep-open 1]
  *
  * Starts connections (nonblocking connect()) for --duration seconds (or
  * --count connections), then waits up to --wait more seconds for the
  * outstanding ones; any still pending then are recorded as "pending".
- * On success the socket is closed at once (the client closes first).
+ * On success the socket is closed at once (the client closes first), or
+ * with --keep-open 1 held open, silent, until the client exits (a connect
+ * flood). --src IP --sources N binds connection i to source address
+ * IP + (i mod N): N real hosts.
  * One CSV line per connect(): start_s, outcome (established|failed|pending),
  * errno name, connect_ms, syn_retrans (tcpi_total_retrans at establishment).
  */
@@ -22,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -50,8 +55,8 @@ struct conn { double start, done; int fd, state, err, retrans; };
 static struct conn *cs;
 
 int main(int argc, char **argv) {
-    const char *dst_s = NULL, *arrival = "poisson", *out = "-";
-    int port = 8080;
+    const char *dst_s = NULL, *arrival = "poisson", *out = "-", *src_s = NULL;
+    int port = 8080, sources = 1, keep_open = 0;
     double rate = 0, duration = 10, wait = 10;
     long count = MAXC;
     uint64_t seed = 1;
@@ -66,11 +71,15 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--wait")) wait = atof(v);
         else if (!strcmp(a, "--seed")) seed = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--out")) out = v;
+        else if (!strcmp(a, "--src")) src_s = v;
+        else if (!strcmp(a, "--sources")) sources = atoi(v);
+        else if (!strcmp(a, "--keep-open")) keep_open = atoi(v);
         else { fprintf(stderr, "client: unknown option %s\n", a); return 2; }
     }
     int constant = !strcmp(arrival, "constant");
-    struct in_addr dst;
-    if (argc % 2 == 0 || !dst_s || !inet_aton(dst_s, &dst) || rate <= 0 || rate > 100000 || duration <= 0 ||
+    struct in_addr dst, src = {0};
+    if (argc % 2 == 0 || !dst_s || !inet_aton(dst_s, &dst) || (src_s && !inet_aton(src_s, &src)) || sources < 1 ||
+        sources > 254 || rate <= 0 || rate > 100000 || duration <= 0 ||
         duration > 3600 || wait < 0 || wait > 3600 || count < 1 || count > MAXC ||
         (!constant && strcmp(arrival, "poisson"))) {
         fprintf(stderr, "client: bad arguments\n");
@@ -78,6 +87,8 @@ int main(int argc, char **argv) {
     }
     rng = seed * 0x9E3779B97F4A7C15ULL + 777;
     cs = calloc(count, sizeof *cs);
+    struct rlimit nofile = {65536, 65536};
+    setrlimit(RLIMIT_NOFILE, &nofile);
     signal(SIGINT, on_sig);
     signal(SIGTERM, on_sig);
     int ep = epoll_create1(0);
@@ -95,8 +106,13 @@ int main(int argc, char **argv) {
             struct conn *c = &cs[started];
             c->start = now - t0;
             c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+            if (src_s && c->fd >= 0) {
+                struct sockaddr_in from = {.sin_family = AF_INET,
+                                           .sin_addr.s_addr = htonl(ntohl(src.s_addr) + started % sources)};
+                if (bind(c->fd, (struct sockaddr *)&from, sizeof from)) { close(c->fd); c->fd = -1; }
+            }
             int r = c->fd < 0 ? -1 : connect(c->fd, (struct sockaddr *)&to, sizeof to);
-            if (r == 0) { c->state = 1; c->done = c->start; close(c->fd); }
+            if (r == 0) { c->state = 1; c->done = c->start; if (!keep_open) close(c->fd); }
             else if (errno == EINPROGRESS) {
                 struct epoll_event ce = {.events = EPOLLOUT, .data.u64 = (uint64_t)started};
                 epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ce);
@@ -129,7 +145,7 @@ int main(int argc, char **argv) {
                 c->state = 1;
             } else { c->state = 2; c->err = err; }
             epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-            close(c->fd);
+            if (!keep_open || c->state != 1) close(c->fd);
             outstanding--;
         }
     }
