@@ -314,13 +314,7 @@ impl Metrics {
         self.measuring = true;
         self.at_warmup = self.counters.clone();
         self.listener_at_warmup = listener.clone();
-        for g in [
-            &mut self.tw_client,
-            &mut self.tw_server,
-            &mut self.syn_recv,
-            &mut self.accept_queue,
-            &mut self.ingress,
-        ] {
+        for g in self.gauges() {
             g.start(now);
         }
     }
@@ -330,15 +324,20 @@ impl Metrics {
     pub fn measure_end(&mut self, now: SimTime, listener: &ListenerCounters) {
         self.measuring = false;
         self.at_measure_end = Some((self.counters.clone(), listener.clone()));
-        for g in [
+        for g in self.gauges() {
+            g.stop(now);
+        }
+    }
+
+    /// Every gauge, for the window's two ends.
+    fn gauges(&mut self) -> [&mut Gauge; 5] {
+        [
             &mut self.tw_client,
             &mut self.tw_server,
             &mut self.syn_recv,
             &mut self.accept_queue,
             &mut self.ingress,
-        ] {
-            g.stop(now);
-        }
+        ]
     }
 
     /// The run's counts over the measured window. The outcomes of measured
@@ -417,6 +416,29 @@ mod tests {
         let c = m.counters_since_warmup();
         assert_eq!((c.client_tw_overflow, c.unwanted_established), (1, 0));
         assert_eq!(m.listener_since_warmup(&l).listen_drops, 4);
+    }
+
+    #[test]
+    fn the_drain_stops_window_counts_and_gauges_but_not_outcomes() {
+        let mut m = Metrics::new(false);
+        let mut l = ListenerCounters::default();
+        m.warmup_end(SimTime::from_secs(1), &l);
+        m.syn_recv.set(SimTime::from_secs(1), 10);
+        m.counters.legit_attempts = 2;
+        m.counters.retransmissions = 3;
+        l.listen_drops = 4;
+        m.measure_end(SimTime::from_secs(3), &l);
+        assert!(!m.measuring, "no attempt made in the drain is measured");
+        // In the drain: a measured attempt establishes, the flood goes on.
+        m.counters.legit_established = 1;
+        m.counters.retransmissions += 100;
+        l.listen_drops += 100;
+        m.syn_recv.set(SimTime::from_secs(4), 1000);
+        let c = m.counters_since_warmup();
+        assert_eq!((c.legit_attempts, c.legit_established, c.retransmissions), (2, 1, 3));
+        assert_eq!(m.listener_since_warmup(&l).listen_drops, 4);
+        let g = m.syn_recv.stats(SimTime::from_secs(9));
+        assert_eq!((g.peak, g.mean, g.last), (10, 10.0, 1000), "the gauge's window ends at the drain");
     }
 
     #[test]
