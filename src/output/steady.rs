@@ -4,7 +4,7 @@
 //! - **MSER-5** (White 1997; White, Cobb and Spratt 2000) on each run's
 //!   time series: batch means of 5 bins, the truncation that minimises the
 //!   standard error of what remains. It finds a transient the run shows.
-//! - **The model's slowest clock** (`settling_s` in summary.csv, from
+//! - **The model's slowest clocks** (`settling_*_s` in summary.csv, from
 //!   `experiment::settling`): a transient longer than the run never shows
 //!   in its series (a SYN queue full of requests that live 63 s looks flat
 //!   in a 20 s run), so the known time constants are checked too.
