@@ -152,6 +152,7 @@ fn steady_state(results: &Results) -> SteadyState {
         let detected = found[found.len() / 2];
         let queue = metric("settling_syn_queue_s").filter(|v| *v > 0.0);
         let tw = metric("settling_time_wait_s").filter(|v| *v > 0.0);
+        let drift = metric("settling_wheel_drift_s").filter(|v| *v > 0.0);
         let mut verdict = Vec::new();
         if detected.is_infinite() {
             verdict.push("a series never settles within the run".to_string());
@@ -164,6 +165,13 @@ fn steady_state(results: &Results) -> SteadyState {
             } else {
                 format!("the SYN queue settles only after {}", secs(q))
             });
+        }
+        if let Some(d) = drift.filter(|d| *d > warmup) {
+            verdict.push(format!(
+                "short-lived requests on the timer wheel may drift until {} (a measured transient, the \
+                 kernel's too)",
+                secs(d)
+            ));
         }
         let tw_note = match tw {
             Some(t) if t > warmup => format!("still climbing (needs {})", secs(t)),
@@ -199,7 +207,11 @@ fn steady_state(results: &Results) -> SteadyState {
              queue an attack fills can first be steady: the attack's start plus four request lifetimes \
              ((2^(tcp_synack_retries+1) - 1) s each, a little more on the timer wheel): the requests of \
              the first second expire together, and the waves of free slots they leave take that long to \
-             reach their lasting size; a short run cannot show it in its series. TIME-WAIT counts \
+             reach their lasting size; a short run cannot show it in its series. With short-lived requests \
+             (fewer than four SYN-ACK retries) on the timer wheel the success ratio drifts longer still, for \
+             several hundred seconds (1000 s measured with one retry at 3000 SYN/s, the real kernel too); \
+             no clock of the model explains it yet, so `warmup = \"auto\"` does not cover it and such \
+             points are flagged. TIME-WAIT counts \
              climb for 60 s after the clients start; peaks and means measured before then are a \
              lower bound."
                 .into(),
