@@ -11,10 +11,8 @@ import argparse
 import csv
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -58,24 +56,13 @@ def synsim_windows(toml, synsim, work, legit):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--legit", type=float, default=900.0)
-    ap.add_argument("--synsim", type=Path, default=kcheck.REPO / "target" / "release" / "synsim")
+    ap.add_argument("--synsim", type=Path, help="synsim binary (default: the newer of target/release and target/debug)")
     ap.add_argument("--keep", type=Path)
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        kcheck.skip("needs root")
     kcheck.LEGIT = args.legit
     pt = kcheck.P("drift", 3000, retries=1, backlog=4096, msb=2048,
                   what="3000 SYN/s, tcp_synack_retries 1, cookies off, a long run")
-    bindir = HERE / "build"
-    kcheck.build_tools(bindir)
-
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(s, on_signal)
-    work = args.keep or Path(tempfile.mkdtemp(prefix="driftcheck-"))
-    work.mkdir(parents=True, exist_ok=True)
+    args.synsim, bindir, work = kcheck.prepare(args.synsim, args.keep, "driftcheck-")
     try:
         kcheck.remove_stale()
         kcheck.setup()

@@ -546,11 +546,49 @@ def skip(msg):
 
 def build_tools(bindir):
     bindir.mkdir(parents=True, exist_ok=True)
-    for name in ("listener", "client", "synflood"):
+    for name in ("listener", "client", "synflood", "relay"):
         src = HERE / "src" / f"{name}.c"
         exe = bindir / name
         if not exe.exists() or exe.stat().st_mtime < src.stat().st_mtime:
             sh("gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(exe), str(src), "-lm", timeout=120)
+
+
+def prepare(synsim, keep, prefix):
+    """What every check does before its first point: skip (exit 0) where
+    namespaces cannot be made, pick or build synsim, build the C tools,
+    turn signals into KeyboardInterrupt (so the namespaces are removed), and
+    make the work folder. Returns (synsim, bindir, work)."""
+    if sys.platform != "linux":
+        skip("not Linux")
+    if os.geteuid() != 0:
+        skip("not root (network namespaces and raw sockets need root)")
+    for tool in ("ip", "ss", "gcc"):
+        if not shutil.which(tool):
+            skip(f"{tool} not found (apt-get install iproute2 gcc)")
+    probe = f"kc-probe-{PID}"
+    r = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
+    if r.returncode != 0:
+        skip(f"cannot create a network namespace: {r.stderr.strip()}")
+    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    if synsim is None:
+        found = [b for b in (REPO / "target" / "release" / "synsim", REPO / "target" / "debug" / "synsim") if b.exists()]
+        if not found:
+            log("building synsim (cargo build --locked)")
+            sh("cargo", "build", "--locked", "--manifest-path", str(REPO / "Cargo.toml"), capture=False, timeout=1800)
+            found = [REPO / "target" / "debug" / "synsim"]
+        synsim = max(found, key=lambda b: b.stat().st_mtime)
+    log(f"synsim: {synsim}; kernel {os.uname().release}")
+    bindir = HERE / "build"
+    build_tools(bindir)
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    work = keep or Path(tempfile.mkdtemp(prefix=prefix))
+    work.mkdir(parents=True, exist_ok=True)
+    return synsim, bindir, work
 
 
 def main():
@@ -583,39 +621,9 @@ def main():
         if len(points) != len(want):
             print(f"unknown point in {args.points}; see --list", file=sys.stderr)
             return 2
-    if sys.platform != "linux":
-        skip("not Linux")
-    if os.geteuid() != 0:
-        skip("not root (network namespaces and raw sockets need root)")
-    for tool in ("ip", "ss", "gcc"):
-        if not shutil.which(tool):
-            skip(f"{tool} not found (apt-get install iproute2 gcc)")
-    probe = f"kc-probe-{PID}"
-    r = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
-    if r.returncode != 0:
-        skip(f"cannot create a network namespace: {r.stderr.strip()}")
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
-    if args.synsim is None:
-        found = [b for b in (REPO / "target" / "release" / "synsim", REPO / "target" / "debug" / "synsim") if b.exists()]
-        if not found:
-            log("building synsim (cargo build --locked)")
-            sh("cargo", "build", "--locked", "--manifest-path", str(REPO / "Cargo.toml"), capture=False, timeout=1800)
-            found = [REPO / "target" / "debug" / "synsim"]
-        args.synsim = max(found, key=lambda b: b.stat().st_mtime)
-    log(f"synsim: {args.synsim}; kernel {os.uname().release}")
-
-    bindir = HERE / "build"
-    build_tools(bindir)
+    args.synsim, bindir, work = prepare(args.synsim, args.keep, "kcheck-")
     kernel = os.uname().release
     netdev = Path("/proc/sys/net/core/netdev_max_backlog").read_text()
-
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(s, on_signal)
-    work = args.keep or Path(tempfile.mkdtemp(prefix="kcheck-"))
-    work.mkdir(parents=True, exist_ok=True)
     results, start = [], time.monotonic()
     try:
         remove_stale()

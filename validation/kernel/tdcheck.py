@@ -30,7 +30,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -94,15 +93,6 @@ def setup():
         "permanent")
     # The relay's namespace has no address: its kernel drops what it sees
     # (frames for other MACs), only the relay's raw sockets forward them.
-
-
-def build_tools(bindir):
-    bindir.mkdir(parents=True, exist_ok=True)
-    for name in ("listener", "client", "relay"):
-        src = HERE / "src" / f"{name}.c"
-        exe = bindir / name
-        if not exe.exists() or exe.stat().st_mtime < src.stat().st_mtime:
-            sh("gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(exe), str(src), "-lm", timeout=120)
 
 
 class TimeWaitSampler(threading.Thread):
@@ -319,28 +309,7 @@ def main():
         if len(points) != len(want):
             print(f"unknown point in {args.points}; see --list", file=sys.stderr)
             return 2
-    if sys.platform != "linux" or os.geteuid() != 0:
-        kcheck.skip("needs root on Linux (network namespaces and raw sockets)")
-    for tool in ("ip", "ss", "gcc"):
-        if not shutil.which(tool):
-            kcheck.skip(f"{tool} not found (apt-get install iproute2 gcc)")
-    if args.synsim is None:
-        found = [b for b in (kcheck.REPO / "target" / "release" / "synsim", kcheck.REPO / "target" / "debug" / "synsim")
-                 if b.exists()]
-        if not found:
-            kcheck.skip("no synsim binary (cargo build)")
-        args.synsim = max(found, key=lambda b: b.stat().st_mtime)
-    log(f"synsim: {args.synsim}; kernel {os.uname().release}")
-    bindir = HERE / "build"
-    build_tools(bindir)
-
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(s, on_signal)
-    work = args.keep or Path(tempfile.mkdtemp(prefix="tdcheck-"))
-    work.mkdir(parents=True, exist_ok=True)
+    args.synsim, bindir, work = kcheck.prepare(args.synsim, args.keep, "tdcheck-")
     results, start = [], time.monotonic()
     try:
         remove_stale()
