@@ -79,6 +79,133 @@ fn flood_config() -> Result<RunConfig> {
     Ok(exp.points()[0].config.clone())
 }
 
+/// The suite's workloads beside the flood and the 10M-host run: (name,
+/// what it stresses, experiment text). Each is one run on one core.
+pub const WORKLOADS: [(&str, &str, &str); 6] = [
+    ("flood-cookies", "100k spoofed SYN/s, SYN cookies (the flood run above)", ""),
+    (
+        "flood-no-cookies",
+        "100k spoofed SYN/s, cookies off: the SYN queue full, SYNs dropped on arrival",
+        r#"
+        duration = "20s"
+        warmup = "4s"
+        [network]
+        delay = { dist = "lognormal", median = "20ms", sigma = 0.5 }
+        loss = 0.001
+        [server]
+        tcp_syncookies = 0
+        packet_rate = 250_000
+        [clients.web]
+        hosts = 100_000
+        rate = 200
+        hold = "200ms"
+        stop = "14s"
+        [attackers.flood]
+        kind = "spoofed-syn"
+        rate = 100_000
+        start = "2s"
+        "#,
+    ),
+    (
+        "half-open-flood",
+        "20k SYN/s from 1000 real hosts that never send the final ACK",
+        r#"
+        duration = "20s"
+        warmup = "4s"
+        [network]
+        delay = "10ms"
+        [server]
+        tcp_syncookies = 1
+        [clients.web]
+        hosts = 100_000
+        rate = 200
+        hold = "200ms"
+        [attackers.flood]
+        kind = "half-open"
+        rate = 20_000
+        hosts = 1000
+        "#,
+    ),
+    (
+        "connect-flood",
+        "5k connections/s from 1000 real hosts that complete the handshake and stay silent",
+        r#"
+        duration = "20s"
+        warmup = "4s"
+        [network]
+        delay = "10ms"
+        [server]
+        tcp_syncookies = 1
+        [clients.web]
+        hosts = 100_000
+        rate = 200
+        hold = "200ms"
+        [attackers.flood]
+        kind = "connect-flood"
+        rate = 5_000
+        hosts = 1000
+        "#,
+    ),
+    (
+        "legit-lossy",
+        "legitimate traffic only: 20k connections/s, lognormal delay, 1 % loss",
+        r#"
+        duration = "30s"
+        warmup = "4s"
+        [network]
+        delay = { dist = "lognormal", median = "20ms", sigma = 0.5 }
+        loss = 0.01
+        [clients.web]
+        hosts = 1_000_000
+        rate = 20_000
+        hold = "100ms"
+        "#,
+    ),
+    (
+        "time-wait-heavy",
+        "one client host near port exhaustion: 450 connections/s for 200 s, 60 s TIME-WAIT",
+        r#"
+        duration = "200s"
+        warmup = "70s"
+        [network]
+        delay = "5ms"
+        [clients.web]
+        hosts = 1
+        rate = 450
+        hold = "10ms"
+        "#,
+    ),
+];
+
+fn workload_config(name: &str) -> Result<RunConfig> {
+    if name == "flood-cookies" {
+        return flood_config();
+    }
+    let Some((_, _, text)) = WORKLOADS.iter().find(|w| w.0 == name) else {
+        bail!("unknown workload `{name}`")
+    };
+    let exp = Experiment::parse(text, "bench workload", name)?;
+    Ok(exp.points()[0].config.clone())
+}
+
+/// One run's figures: wall time, events and what they did per wall second.
+fn run_figures(o: &crate::sim::RunOutcome, wall: f64) -> Value {
+    let c = &o.totals;
+    let connections = c.client_active_opens + c.attack_syns_sent;
+    json!({
+        "wall_s": wall,
+        "events": o.events,
+        "events_per_sec": o.events as f64 / wall,
+        "segments": c.segments_sent,
+        "segments_per_sec": c.segments_sent as f64 / wall,
+        "segments_to_nobody": c.segments_to_nobody,
+        "connections": connections,
+        "connections_per_sec": connections as f64 / wall,
+        "events_per_connection": o.events as f64 / connections.max(1) as f64,
+        "peak_rss_bytes": peak_rss_bytes(),
+    })
+}
+
 /// `hosts` client hosts, each connecting once (round robin) at 200k/s, each
 /// completing a handshake and a teardown.
 fn hosts_config(hosts: u64) -> RunConfig {
@@ -144,6 +271,11 @@ pub fn part(name: &str) -> Result<Value> {
             let (events, wall) = runs[runs.len() / 2];
             json!({ "events": events, "wall_s": wall, "events_per_sec": events as f64 / wall, "peak_rss_bytes": peak_rss_bytes() })
         }
+        ["workload", name] => {
+            let cfg = workload_config(name)?;
+            let (o, wall) = run_world(&cfg, TimingWheel::new());
+            run_figures(&o, wall)
+        }
         ["hosts", n, queue] => {
             let cfg = hosts_config(n.parse()?);
             let (o, wall) = match *queue {
@@ -153,7 +285,9 @@ pub fn part(name: &str) -> Result<Value> {
             };
             let m = |k: &str| o.metrics().iter().find(|(n, _)| *n == k).map(|(_, v)| *v).unwrap_or(f64::NAN);
             let rss = peak_rss_bytes();
-            json!({
+            let mut v = run_figures(&o, wall);
+            v.as_object_mut().expect("an object").extend(
+                json!({
                 "hosts": n.parse::<u64>()?,
                 "established": m("legit_established"),
                 "completed": m("legit_completed"),
@@ -163,7 +297,12 @@ pub fn part(name: &str) -> Result<Value> {
                 "peak_rss_bytes": rss,
                 "peak_connections": o.peak_slots,
                 "bytes_per_connection": rss.map(|r| r as f64 / o.peak_slots.max(1) as f64),
-            })
+                })
+                .as_object()
+                .expect("an object")
+                .clone(),
+            );
+            v
         }
         ["sweep", threads] => {
             let exp = Experiment::parse(DEFAULT_EXPERIMENT, DEFAULT_ORIGIN, "defenses")?;
@@ -228,6 +367,40 @@ pub fn run_all(quick: bool, json_out: bool) -> Result<()> {
         }
         result.insert(format!("flood_{queue}"), v);
     }
+    // The suite: every workload once per round, rounds interleaved, the
+    // median round per workload (by wall time) reported with the spread.
+    let rounds = if quick { 1 } else { 3 };
+    let mut runs: Vec<Vec<Value>> = vec![Vec::new(); WORKLOADS.len()];
+    for _ in 0..rounds {
+        for (i, (name, ..)) in WORKLOADS.iter().enumerate() {
+            runs[i].push(child(&format!("workload:{name}"))?);
+        }
+    }
+    let mut suite = serde_json::Map::new();
+    for ((name, what, _), mut reps) in WORKLOADS.iter().zip(runs) {
+        let wall = |v: &Value| v["wall_s"].as_f64().unwrap_or(f64::NAN);
+        reps.sort_by(|a, b| wall(a).total_cmp(&wall(b)));
+        let (lo, hi) = (wall(&reps[0]), wall(&reps[reps.len() - 1]));
+        let mut v = reps[reps.len() / 2].clone();
+        let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+        say(format!(
+            "{name:>17}: {:.2}M events/s, {:.2}M segments/s, {:.0}k connections/s, {:.1} events/connection, \
+             {:.2} s wall ({lo:.2}-{hi:.2} over {rounds}), peak {:.0} MB",
+            f("events_per_sec") / 1e6,
+            f("segments_per_sec") / 1e6,
+            f("connections_per_sec") / 1e3,
+            f("events_per_connection"),
+            f("wall_s"),
+            f("peak_rss_bytes") / 1e6
+        ));
+        let o = v.as_object_mut().expect("an object");
+        o.insert("what".into(), json!(what));
+        o.insert("wall_s_min".into(), json!(lo));
+        o.insert("wall_s_max".into(), json!(hi));
+        o.insert("rounds".into(), json!(rounds));
+        suite.insert(name.to_string(), v);
+    }
+    result.insert("workloads".into(), Value::Object(suite));
     let hosts = if quick { 100_000 } else { 10_000_000 };
     let v = child(&format!("hosts:{hosts}:wheel"))?;
     say(format!(
@@ -297,6 +470,13 @@ mod tests {
             hold(PriorityQueueScheduler::new(), 100, 1000, 1),
         ] {
             assert!(ns.is_finite() && ns > 0.0);
+        }
+    }
+
+    #[test]
+    fn every_workload_of_the_suite_parses() {
+        for (name, ..) in WORKLOADS {
+            workload_config(name).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         }
     }
 

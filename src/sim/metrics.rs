@@ -182,6 +182,9 @@ counters! {
     legit_reset_after_established,
     segments_sent,
     segments_lost,
+    /// Segments delivered to an address nobody answers from (a SYN-ACK to
+    /// a spoofed source): counted at send time, no arrival event.
+    segments_to_nobody,
     retransmissions,
     attack_syns_sent,
     /// Attack SYNs that reached the server's TCP (after the ingress queue).

@@ -13,7 +13,10 @@ pub const TIME_WAIT_ENTRY_BYTES: f64 = 200.0;
 /// Everything a finished run reports.
 #[derive(Clone, Debug)]
 pub struct RunOutcome {
+    /// Counted in the measured window (since the warm-up).
     pub counters: Counters,
+    /// Counted over the whole run (what `synsim bench` divides by).
+    pub totals: Counters,
     pub listener: ListenerCounters,
     pub connect_time: Histogram,
     pub accept_delay: Histogram,
@@ -47,6 +50,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             .count() as u64;
         RunOutcome {
             counters: self.metrics.counters_since_warmup(),
+            totals: self.metrics.counters.clone(),
             listener: self.metrics.listener_since_warmup(&self.listener.counters),
             connect_time: self.metrics.connect_time.clone(),
             accept_delay: self.metrics.accept_delay.clone(),

@@ -482,6 +482,18 @@ impl<Q: Scheduler<Event>> World<Q> {
                 self.record(from, RecordKind::Lost, Some(seg), (None, None), "lost on the link");
             }
             Delivery::After(delay) => {
+                // An address with no host behind it and no reply to give
+                // (most SYN-ACKs of a spoofed flood): its arrival would do
+                // nothing, so it costs no event. Traced runs keep the event
+                // for the ladder's "no host at this address".
+                if direction == Direction::ServerToClient
+                    && self.trace.is_none()
+                    && matches!(origin.unwrap_or_else(|| self.plan.origin(seg.dst.ip)), Origin::Elsewhere)
+                    && !self.spoofed_host_answers(seg.dst.ip)
+                {
+                    self.metrics.counters.segments_to_nobody += 1;
+                    return;
+                }
                 let mut at = self.now + delay;
                 // A FIFO path: no earlier than the flow's previous segment
                 // (equal times keep send order). Segments of no connection
@@ -489,7 +501,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                 // a spoofed address (no host) needs no lookup to know it.
                 if self.link.fifo(paths)
                     && !matches!(origin, Some(Origin::Elsewhere))
-                    && let Some(slot) = self.conns.find(seg.src, seg.dst, 0)
+                    && let Some(slot) = self.conns.find(seg.src, seg.dst, hints.src_slot)
                 {
                     let s = &mut self.conns.slots[slot as usize];
                     at = at.max(s.last_arrival);
@@ -581,6 +593,46 @@ mod tests {
     fn events_stay_within_48_bytes() {
         // Events are small and Copy: the queue moves millions of them.
         assert!(std::mem::size_of::<Event>() <= 48, "{}", std::mem::size_of::<Event>());
+    }
+
+    #[test]
+    fn a_segment_to_nobody_costs_no_event_and_changes_no_counter() {
+        // A traced run keeps the arrival events at spoofed addresses (the
+        // ladder shows them); an untraced one counts them instead. Every
+        // counter agrees; the untraced run has that many fewer events (less those due after the end).
+        let cfg: RunConfig = toml::from_str(
+            r#"
+            duration = "3s"
+            [network]
+            delay = "10ms"
+            [server]
+            tcp_syncookies = 2
+            [clients.web]
+            hosts = 100
+            rate = 50
+            [attackers.flood]
+            kind = "spoofed-syn"
+            rate = 2000
+            rst_fraction = 0.25
+            "#,
+        )
+        .unwrap();
+        let plain = World::new(&cfg, 7, 0).run();
+        let mut traced_world = World::new(&cfg, 7, 0);
+        traced_world.enable_trace();
+        let traced = traced_world.run();
+        let nobody = plain.totals.segments_to_nobody;
+        assert!(nobody > 3000, "SYN-ACKs to spoofed sources that do not answer: {nobody}");
+        assert_eq!(traced.totals.segments_to_nobody, 0);
+        let mut t = traced.totals.clone();
+        t.segments_to_nobody = nobody;
+        assert_eq!(plain.totals, t);
+        assert_eq!(plain.listener, traced.listener);
+        // Less those that would have arrived after the end (sent in the
+        // last 10 ms: about 2000 x 0.75 x 0.01 = 15).
+        let saved = plain.events + nobody - traced.events;
+        assert!(saved <= 50, "{saved} arrivals after the end");
+        assert!(traced.events > plain.events + nobody - 50);
     }
 
     #[test]
