@@ -1,6 +1,7 @@
 //! Command-line arguments and what each command does.
 
 use crate::console::note;
+use crate::engine::SimDuration;
 use crate::experiment::{DEFAULT_EXPERIMENT, DEFAULT_ORIGIN, Experiment};
 use crate::net::DropRule;
 use crate::scenarios::{self, SCENARIOS};
@@ -144,6 +145,15 @@ pub struct TraceArgs {
     /// Print absolute sequence numbers (the ladder grows past 80 columns).
     #[arg(long)]
     pub wide: bool,
+    /// The path's one-way delay, instead of the scenario's 10ms (e.g.
+    /// 50us, to set a trace beside a capture on a LAN). Scripted steps keep
+    /// their times.
+    #[arg(long, value_name = "DURATION", value_parser = parse_delay)]
+    pub delay: Option<SimDuration>,
+}
+
+fn parse_delay(text: &str) -> std::result::Result<SimDuration, String> {
+    crate::engine::time::parse_duration(text).map_err(|e| e.to_string())
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -264,10 +274,14 @@ fn trace(args: TraceArgs) -> Result<()> {
         .iter()
         .map(|r| DropRule::parse(r).map_err(anyhow::Error::msg))
         .collect::<Result<Vec<_>>>()?;
-    let Some(t) = scenarios::trace(&name, &rules, args.seed) else {
+    let Some(mut setup) = scenarios::setup(&name) else {
         let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
         bail!("unknown scenario `{name}`; known: {}", names.join(", "));
     };
+    if let Some(delay) = args.delay {
+        setup.config.network.delay = crate::net::DelaySpec::Fixed(delay);
+    }
+    let t = scenarios::run(setup, &rules, args.seed);
     // Options that would silently do nothing.
     for (text, rule) in args.drops.iter().zip(&rules) {
         let label = rule.to_string();

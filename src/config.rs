@@ -307,6 +307,8 @@ pub struct ServerConfig {
     pub response_bytes: u16,
     /// `tcp_rfc1337`: TIME-WAIT ignores RSTs.
     pub tcp_rfc1337: bool,
+    /// `tcp_early_retrans` (0-4): 3 and 4 send tail loss probes.
+    pub tcp_early_retrans: u8,
 }
 
 impl Default for ServerConfig {
@@ -335,6 +337,7 @@ impl Default for ServerConfig {
             close_delay: SimDuration::ZERO,
             response_bytes: 0,
             tcp_rfc1337: false,
+            tcp_early_retrans: TCP_EARLY_RETRANS,
         }
     }
 }
@@ -426,6 +429,9 @@ pub struct ClientConfig {
     /// `tcp_rfc1337`: TIME-WAIT ignores RSTs.
     #[serde(default)]
     pub tcp_rfc1337: bool,
+    /// `tcp_early_retrans` (0-4): 3 and 4 send tail loss probes.
+    #[serde(default = "default_early_retrans")]
+    pub tcp_early_retrans: u8,
     /// The handshake variant, for ablation: "three-way" (TCP) or "two-way"
     /// (the server establishes on the SYN).
     #[serde(default)]
@@ -505,6 +511,11 @@ fn default_fin_timeout() -> SimDuration {
 }
 fn default_tw_buckets() -> u32 {
     131_072
+}
+/// Linux's default `tcp_early_retrans`: tail loss probes, no delayed ER.
+pub const TCP_EARLY_RETRANS: u8 = 3;
+fn default_early_retrans() -> u8 {
+    TCP_EARLY_RETRANS
 }
 
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -247,6 +247,7 @@ fn client() -> ClientConfig {
         tcp_max_tw_buckets: TCP_MAX_TW_BUCKETS,
         linger_zero: false,
         tcp_rfc1337: false,
+        tcp_early_retrans: crate::config::TCP_EARLY_RETRANS,
         handshake: Handshake::ThreeWay,
         host_choice: HostChoice::Random,
         max_connections: None,

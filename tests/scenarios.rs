@@ -635,20 +635,24 @@ fn lost_syn_is_resent_with_the_same_sequence_number() {
     assert_eq!((syns[1].0, syns[1].1), (1_000, syns[0].1));
 }
 
-/// After tcp_orphan_retries (0 = 8) retransmissions the orphaned FIN-WAIT-1
-/// gives up: 8 resends at 220 ms x 2^k, closed at the ninth expiry.
+/// A tail loss probe first (`tcp_send_loss_probe`: at the RTO's time, RTT
+/// 20 ms, RTO 220 ms), then after tcp_orphan_retries (0 = 8)
+/// retransmissions the orphaned FIN-WAIT-1 gives up: 8 resends at
+/// 220 ms x 2^k from the probe, closed at the ninth expiry. The kernel's
+/// client does the same: FINs 0.2, 0.4, 0.8, 1.7, 3.3 s after the first on
+/// a testbed with a 0.1 ms RTT (docs/linux.md).
 #[test]
-fn lost_fin_forever_gives_up_after_eight_retransmissions() {
+fn lost_fin_forever_is_probed_then_gives_up_after_eight_retransmissions() {
     let t = trace("lost-fin-forever", &[], 1).unwrap();
     let fins: Vec<u64> = sent(&t, Side::Client, Flags::FIN_ACK).iter().map(|f| f.0).collect();
-    let mut expected = vec![520];
-    let mut at = 520;
+    let mut expected = vec![520, 740];
+    let mut at = 740;
     for k in 0..8 {
         at += 220 << k;
         expected.push(at);
     }
     assert_eq!(fins, expected);
-    let closed = 56_620 + (220 << 8);
+    let closed = at + (220 << 8);
     assert_eq!(states(&t, Side::Client).last().unwrap(), &format!("{closed} FIN-WAIT-1->CLOSED"));
     // The server never hears a FIN: it stays ESTABLISHED.
     assert_eq!(states(&t, Side::Server).last().unwrap(), "30 SYN-RECEIVED->ESTABLISHED");
@@ -855,9 +859,10 @@ fn accepts(t: &synsim::scenarios::Trace) -> Vec<u64> {
 
 /// abort 0: the final ACK (and every later segment) meets a full accept
 /// queue and is dropped; the request stays, its SYN-ACK is resent at 1 s
-/// and answered; the client, established, resends its FIN until the
-/// worker's accept() at 2.03 s makes room: the FIN retransmitted at
-/// 2.265 s creates the child, which the worker accepts at 6.03 s.
+/// and answered; the client, established, resends its FIN (a loss probe
+/// at 0.945 s, then the RTO from there) until the worker's accept() at
+/// 2.03 s makes room: the FIN retransmitted at 2.485 s creates the child,
+/// which the worker accepts at 6.03 s.
 #[test]
 fn accept_queue_overflow_keeps_the_request_until_a_slot_frees() {
     let t = trace("accept-queue-overflow", &[], 1).unwrap();
@@ -868,16 +873,17 @@ fn accept_queue_overflow_keeps_the_request_until_a_slot_frees() {
         "225 C> ACK 1 1",
         "725 C> FIN-ACK 1 1",
         "945 C> FIN-ACK 1 1",
+        "1165 C> FIN-ACK 1 1",
         "1215 S> SYN-ACK 0 1",
         "1225 C> ACK 2 1",
-        "1385 C> FIN-ACK 1 1",
-        "2265 C> FIN-ACK 1 1",
-        "2275 S> ACK 1 2",
+        "1605 C> FIN-ACK 1 1",
+        "2485 C> FIN-ACK 1 1",
+        "2495 S> ACK 1 2",
         "6030 S> FIN-ACK 1 2",
         "6040 C> ACK 2 2",
     ];
     assert_eq!(traced_wire(&t), expected);
-    assert_eq!(notes(&t, "accept queue full: ACK dropped"), 5);
+    assert_eq!(notes(&t, "accept queue full: ACK dropped"), 6);
     // One worker, 2 s per connection: the four connections one after another.
     assert_eq!(accepts(&t), [30, 2030, 4030, 6030]);
 }

@@ -389,6 +389,12 @@ fn teardown_keys_say_what_is_allowed() {
     let c = &e.runs()[0].config;
     assert_eq!(c.clients["web"].tcp_tw_reuse_delay, crate::engine::SimDuration::from_millis(100));
     assert!(c.clients["web"].tcp_rfc1337 && !c.server.tcp_rfc1337);
+    let m = error(&GOOD.replace("rate = 5", "rate = 5\ntcp_early_retrans = 5"));
+    assert!(m.contains("clients.web.tcp_early_retrans: must be 0 to 4 (got 5)"), "{m}");
+    plain(&m);
+    let e = parse(&GOOD.replace("rate = 5", "rate = 5\ntcp_early_retrans = 0")).unwrap();
+    let c = &e.runs()[0].config;
+    assert_eq!((c.clients["web"].tcp_early_retrans, c.server.tcp_early_retrans), (0, 3));
 }
 
 #[test]

@@ -69,6 +69,9 @@ pub fn check(c: &RunConfig) -> Check {
             format!("must be at least 4 (got {})", s.tcp_max_syn_backlog),
         );
     }
+    if s.tcp_early_retrans > 4 {
+        return fail("server.tcp_early_retrans", format!("must be 0 to 4 (got {})", s.tcp_early_retrans));
+    }
     if s.tcp_synack_retries > 20 {
         return fail(
             "server.tcp_synack_retries",
@@ -127,6 +130,9 @@ pub fn check(c: &RunConfig) -> Check {
                 key("ip_local_port_range"),
                 format!("must be [low, high] with 1 <= low <= high (got [{lo}, {hi}])"),
             );
+        }
+        if cl.tcp_early_retrans > 4 {
+            return fail(key("tcp_early_retrans"), format!("must be 0 to 4 (got {})", cl.tcp_early_retrans));
         }
         if cl.tcp_syn_retries > 20 {
             return fail(key("tcp_syn_retries"), format!("must be at most 20 (got {})", cl.tcp_syn_retries));

@@ -27,6 +27,11 @@ pub fn tw_reuse(c: config::TwReuse) -> TwReuse {
     }
 }
 
+/// `tcp_schedule_loss_probe` runs for `tcp_early_retrans` 3 and 4.
+fn sends_loss_probes(early_retrans: u8) -> bool {
+    matches!(early_retrans, 3 | 4)
+}
+
 /// The listening socket's settings.
 pub fn listener_config(s: &ServerConfig) -> ListenerConfig {
     ListenerConfig {
@@ -55,6 +60,7 @@ pub fn server_params(s: &ServerConfig, hz: u32) -> TcpParams {
         hz,
         rfc1337: s.tcp_rfc1337,
         ts_secret: 0,
+        loss_probes: sends_loss_probes(s.tcp_early_retrans),
     }
 }
 
@@ -80,6 +86,7 @@ pub fn client_params(c: &ClientConfig, hz: u32) -> TcpParams {
         hz,
         rfc1337: c.tcp_rfc1337,
         ts_secret: 0,
+        loss_probes: sends_loss_probes(c.tcp_early_retrans),
     }
 }
 

@@ -222,6 +222,9 @@ counters! {
     /// TcpExtTCPAbortOnData: close() with SO_LINGER {on, 0} (`tcp_close`).
     client_abort_on_data,
     server_abort_on_data,
+    /// TcpExtTCPLossProbes: tail loss probes sent (`tcp_send_loss_probe`).
+    client_loss_probes,
+    server_loss_probes,
     time_wait_entered_client,
     time_wait_entered_server,
     /// TIME-WAIT entries an RST ended early (RFC 1337's assassination,

@@ -184,7 +184,7 @@ impl RunOutcome {
 /// namespaces: the server's under the plain nstat name (what `nstat` in the
 /// server's namespace prints), the legitimate clients' with the prefix
 /// `client_` (docs/counters.md).
-pub const NSTAT: [&str; 24] = [
+pub const NSTAT: [&str; 26] = [
     "TcpPassiveOpens",
     "TcpAttemptFails",
     "TcpEstabResets",
@@ -201,6 +201,7 @@ pub const NSTAT: [&str; 24] = [
     "TcpExtTCPTimeWaitOverflow",
     "TcpExtTCPAbortOnData",
     "TcpExtTCPDeferAcceptDrop",
+    "TcpExtTCPLossProbes",
     "client_TcpActiveOpens",
     "client_TcpAttemptFails",
     "client_TcpEstabResets",
@@ -209,6 +210,7 @@ pub const NSTAT: [&str; 24] = [
     "client_TcpExtTW",
     "client_TcpExtTCPTimeWaitOverflow",
     "client_TcpExtTCPAbortOnData",
+    "client_TcpExtTCPLossProbes",
 ];
 
 /// The values of [`NSTAT`], in its order.
@@ -230,6 +232,7 @@ pub fn nstat(c: &Counters, l: &ListenerCounters) -> [(&'static str, f64); NSTAT.
         c.server_tw_overflow,
         c.server_abort_on_data,
         l.defer_accept_drops,
+        c.server_loss_probes,
         c.client_active_opens,
         c.client_attempt_fails,
         c.client_estab_resets,
@@ -238,6 +241,7 @@ pub fn nstat(c: &Counters, l: &ListenerCounters) -> [(&'static str, f64); NSTAT.
         c.client_tw,
         c.client_tw_overflow,
         c.client_abort_on_data,
+        c.client_loss_probes,
     ];
     std::array::from_fn(|i| (NSTAT[i], v[i] as f64))
 }

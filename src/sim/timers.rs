@@ -4,6 +4,7 @@
 //! the deadline no longer match). Fresh TIME-WAIT timers, which all last
 //! `TCP_TIMEWAIT_LEN`, wait in a FIFO instead (`TimeWaitFifo`).
 
+use super::addr::SERVER;
 use super::conns::Role;
 use super::world::{Event, World};
 use crate::engine::{Scheduler, SimTime};
@@ -106,6 +107,8 @@ impl<Q: Scheduler<Event>> World<Q> {
             None => return,
         }
         let what = timer_name(&s.tcb);
+        // A probe is the one segment with sequence space the probe timer sends.
+        let probe = s.tcb.timer_kind() == TimerKind::LossProbe;
         let request = matches!(s.role, Role::Request { .. });
         let (expired_request, before) = self.drive(
             slot,
@@ -124,6 +127,13 @@ impl<Q: Scheduler<Event>> World<Q> {
         // Retransmissions: everything a timer sends is one, but the
         // delayed ACK (the only segment without sequence space).
         self.metrics.counters.retransmissions += self.out.iter().filter(|s| s.seq_len() > 0).count() as u64;
+        if probe && self.out.iter().any(|s| s.seq_len() > 0) {
+            if self.conns.slots[slot as usize].tcb.local.ip == SERVER.ip {
+                self.metrics.counters.server_loss_probes += 1;
+            } else if matches!(self.conns.slots[slot as usize].role, Role::Client { .. }) {
+                self.metrics.counters.client_loss_probes += 1;
+            }
+        }
         if before == State::SynSent && matches!(self.conns.slots[slot as usize].role, Role::Client { .. }) {
             self.metrics.counters.client_syn_retrans += self.out.len() as u64;
         }
@@ -143,6 +153,7 @@ fn timer_name(tcb: &Tcb) -> &'static str {
         (TimerKind::Retransmit, State::SynSent) => "SYN retransmission timer",
         (TimerKind::Retransmit, State::SynReceived) => "SYN-ACK retransmission timer",
         (TimerKind::Retransmit, _) => "retransmission timer",
+        (TimerKind::LossProbe, _) => "tail loss probe timer",
         (TimerKind::FinWait2, _) => "FIN-WAIT-2 timeout (tcp_fin_timeout)",
         (TimerKind::TimeWait, _) => "TIME-WAIT expiry",
         (TimerKind::DelayedAck, _) => "delayed-ACK timer",

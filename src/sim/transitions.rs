@@ -16,6 +16,15 @@ impl<Q: Scheduler<Event>> World<Q> {
         let now = self.now;
         let role = self.conns.slots[slot as usize].role;
         let is_server = self.conns.slots[slot as usize].tcb.local.ip == SERVER.ip;
+        // An orphan's FIN-WAIT-2 is a TIME-WAIT socket in Linux when
+        // tcp_fin_timeout <= TCP_TIMEWAIT_LEN (`tcp_rcv_state_process` ->
+        // `tcp_time_wait(TCP_FIN_WAIT2)`): it holds a tcp_max_tw_buckets
+        // entry from FIN-WAIT-2 on, and keeps it into TIME-WAIT. (A longer
+        // timeout becomes one only for its last 60 s; not modelled.)
+        let fin_wait2_tw = self.fin_wait2_is_time_wait(slot);
+        if before == State::FinWait2 && fin_wait2_tw && after != State::TimeWait {
+            self.tw_bucket_left(slot);
+        }
         if before == State::TimeWait {
             self.time_wait_left(slot, is_server);
             if self.conns.slots[slot as usize].tcb.close_cause == Some(CloseCause::Assassinated) {
@@ -29,12 +38,20 @@ impl<Q: Scheduler<Event>> World<Q> {
         if is_server && matches!(role, Role::ServerChild { .. }) {
             self.update_tcp_metrics(slot, before, after);
         }
-        // No TIME-WAIT entry when the host holds tcp_max_tw_buckets: closed.
-        if after == State::TimeWait && !self.time_wait_entered(slot, is_server) {
+        // No TIME-WAIT entry when the host holds tcp_max_tw_buckets: closed
+        // (`tcp_time_wait` -> `tcp_done`), in TIME-WAIT or an orphan's FIN-WAIT-2.
+        let holds_entry = before == State::FinWait2 && fin_wait2_tw;
+        if after == State::TimeWait && !holds_entry && !self.tw_bucket_taken(slot, is_server) {
             after = State::Closed;
         }
+        if after == State::FinWait2 && fin_wait2_tw && !self.tw_bucket_taken(slot, is_server) {
+            after = State::Closed;
+        }
+        if after == State::TimeWait {
+            self.time_wait_entered(is_server);
+        }
         if matches!(role, Role::Client { .. } | Role::ServerChild { .. }) {
-            self.count_namespace_transition(slot, is_server, before, after);
+            self.count_namespace_transition(slot, is_server, before, after, fin_wait2_tw);
         }
         match role {
             Role::Client { pop, user, started, measured, established, closes_first, closed_by_app } => {
@@ -116,7 +133,14 @@ impl<Q: Scheduler<Event>> World<Q> {
 
     /// The nstat counters a state change increments in its host's network
     /// namespace (a legitimate client's or the server's; docs/counters.md).
-    fn count_namespace_transition(&mut self, slot: u32, is_server: bool, before: State, after: State) {
+    fn count_namespace_transition(
+        &mut self,
+        slot: u32,
+        is_server: bool,
+        before: State,
+        after: State,
+        fin_wait2_is_tw: bool,
+    ) {
         let fin_timeout = self.params_for(self.conns.slots[slot as usize].role).fin_timeout;
         let c = &mut self.metrics.counters;
         let (attempt_fails, estab_resets, tw) = if is_server {
@@ -133,12 +157,9 @@ impl<Q: Scheduler<Event>> World<Q> {
                 _ => {}
             }
         }
-        // An orphan whose FIN was acked becomes a TIME-WAIT socket in
-        // FIN-WAIT-2 when tcp_fin_timeout <= TCP_TIMEWAIT_LEN
-        // (`tcp_rcv_state_process` -> `tcp_time_wait(TCP_FIN_WAIT2)`), and is
-        // counted there (`__inet_twsk_schedule`; TcpExtTWKilled instead when
-        // its timeout is 4 s or less); its FIN later only re-arms it.
-        let fin_wait2_is_tw = fin_timeout <= TCP_TIMEWAIT_LEN;
+        // An orphan's FIN-WAIT-2 TIME-WAIT socket is counted there
+        // (`__inet_twsk_schedule`; TcpExtTWKilled instead when its timeout
+        // is 4 s or less); its FIN later only re-arms it.
         match (before, after) {
             (_, State::FinWait2) if fin_wait2_is_tw && fin_timeout > SimDuration::from_secs(4) => *tw += 1,
             (State::FinWait2, State::TimeWait) if fin_wait2_is_tw => {}
@@ -188,22 +209,42 @@ impl<Q: Scheduler<Event>> World<Q> {
         Some((&mut self.pops[p as usize].tw_buckets, h as usize))
     }
 
-    /// `tcp_time_wait`: count the entry, or make none when the host holds
-    /// `tcp_max_tw_buckets` already (TcpExtTCPTimeWaitOverflow).
+    /// An orphan in FIN-WAIT-2 that Linux keeps as a TIME-WAIT socket
+    /// (see `on_transition`).
+    fn fin_wait2_is_time_wait(&self, slot: u32) -> bool {
+        let s = &self.conns.slots[slot as usize];
+        s.tcb.is_orphan() && self.params_for(s.role).fin_timeout <= TCP_TIMEWAIT_LEN
+    }
+
+    /// `inet_twsk_alloc`: take one of the host's tcp_max_tw_buckets
+    /// entries, or make none when it holds them all already
+    /// (TcpExtTCPTimeWaitOverflow): the connection is closed at once.
     /// Returns false when no entry was made.
-    pub(super) fn time_wait_entered(&mut self, slot: u32, is_server: bool) -> bool {
+    fn tw_bucket_taken(&mut self, slot: u32, is_server: bool) -> bool {
         let now = self.now;
         let ip = self.conns.slots[slot as usize].tcb.local.ip;
-        let entered = self.tw_buckets(ip).is_none_or(|(b, h)| b.try_enter(h));
-        if !entered {
-            self.conns.slots[slot as usize].tcb.discard(now, CloseCause::Normal);
-            if is_server {
-                self.metrics.counters.server_tw_overflow += 1;
-            } else {
-                self.metrics.counters.client_tw_overflow += 1;
-            }
-            return false;
+        if self.tw_buckets(ip).is_none_or(|(b, h)| b.try_enter(h)) {
+            return true;
         }
+        self.conns.slots[slot as usize].tcb.discard(now, CloseCause::Normal);
+        if is_server {
+            self.metrics.counters.server_tw_overflow += 1;
+        } else {
+            self.metrics.counters.client_tw_overflow += 1;
+        }
+        false
+    }
+
+    fn tw_bucket_left(&mut self, slot: u32) {
+        let ip = self.conns.slots[slot as usize].tcb.local.ip;
+        if let Some((b, h)) = self.tw_buckets(ip) {
+            b.leave(h);
+        }
+    }
+
+    /// A connection entered TIME-WAIT: the gauges and counts of it.
+    fn time_wait_entered(&mut self, is_server: bool) {
+        let now = self.now;
         if is_server {
             self.metrics.tw_server.add(now, 1);
             self.metrics.counters.time_wait_entered_server += 1;
@@ -211,15 +252,11 @@ impl<Q: Scheduler<Event>> World<Q> {
             self.metrics.tw_client.add(now, 1);
             self.metrics.counters.time_wait_entered_client += 1;
         }
-        true
     }
 
-    pub(super) fn time_wait_left(&mut self, slot: u32, is_server: bool) {
+    fn time_wait_left(&mut self, slot: u32, is_server: bool) {
         let now = self.now;
-        let ip = self.conns.slots[slot as usize].tcb.local.ip;
-        if let Some((b, h)) = self.tw_buckets(ip) {
-            b.leave(h);
-        }
+        self.tw_bucket_left(slot);
         if is_server {
             self.metrics.tw_server.add(now, -1);
         } else {

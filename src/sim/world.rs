@@ -596,6 +596,44 @@ mod tests {
     }
 
     #[test]
+    fn an_orphaned_fin_wait_2_takes_a_time_wait_bucket() {
+        // Clients close first; the server closes 5 s after reading EOF, so
+        // each client sits in FIN-WAIT-2 for 5 s. Linux makes that orphan a
+        // TIME-WAIT socket (`tcp_time_wait(TCP_FIN_WAIT2)`), which takes one
+        // of the host's tcp_max_tw_buckets = 3 entries or, when none is
+        // left, closes (TcpExtTCPTimeWaitOverflow): the server's FIN later
+        // finds no socket and gets an RST.
+        let cfg: RunConfig = toml::from_str(
+            r#"
+            duration = "20s"
+            [network]
+            delay = "5ms"
+            [server]
+            close_delay = "5s"
+            [clients.web]
+            hosts = 1
+            rate = 10
+            stop = "10s"
+            hold = "10ms"
+            tcp_max_tw_buckets = 3
+            "#,
+        )
+        .unwrap();
+        let out = World::new(&cfg, 3, 0).run();
+        let c = &out.totals;
+        // About 10/s x 10 s closed, 3 holding an entry: the others
+        // overflow at FIN-WAIT-2.
+        assert!(c.client_tw_overflow > 90, "{c:?}");
+        assert_eq!(c.client_tw_overflow + 3, c.legit_established, "{c:?}");
+        // Every FIN-WAIT-2 that got no entry answers the server's FIN
+        // (5 s later, before the end) with an RST.
+        assert_eq!(c.client_out_rsts, c.client_tw_overflow, "{c:?}");
+        // Entries made (FIN-WAIT-2 sockets count in TcpExtTW) stay within
+        // the buckets: 3 per 5 s FIN-WAIT-2 + 60 s TIME-WAIT.
+        assert!(c.client_tw <= 3, "{c:?}");
+    }
+
+    #[test]
     fn a_segment_to_nobody_costs_no_event_and_changes_no_counter() {
         // A traced run keeps the arrival events at spoofed addresses (the
         // ladder shows them); an untraced one counts them instead. Every

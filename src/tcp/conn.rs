@@ -11,7 +11,7 @@
 use super::params::{
     TCP_ATO_MIN_MS, TCP_DELACK_MAX_MS, TCP_DELACK_MIN_MS, TCP_RETRIES2, TCP_RTO_MIN, TCP_TIMEOUT_INIT,
     TCP_TIMEWAIT_LEN, TcpParams, WINDOW, backoff, syn_backoff, syn_model_timeout_ms, tcp_time_stamp,
-    tcp_tsval,
+    tcp_timeout_min, tcp_tsval,
 };
 use super::segment::{Flags, Segment, SockAddr};
 use super::seq::{seq_gt, seq_le, seq_lt};
@@ -47,6 +47,9 @@ pub enum TimerKind {
     None,
     /// SYN, SYN-ACK, FIN or data retransmission.
     Retransmit,
+    /// The tail loss probe (`ICSK_TIME_LOSS_PROBE`, RFC 8985 §7), armed in
+    /// front of the retransmission timer.
+    LossProbe,
     /// The orphaned FIN-WAIT-2 timeout (`tcp_fin_timeout`).
     FinWait2,
     /// TIME-WAIT expiry (`TCP_TIMEWAIT_LEN`).
@@ -75,8 +78,9 @@ const FLAG_FROM_COOKIE: u16 = 16;
 const FLAG_FIN_RECEIVED: u16 = 32;
 const FLAG_PINGPONG: u16 = 64; // `inet_csk_in_pingpong_mode`: interactive, ACKs wait
 const FLAG_ACK_SCHEDULED: u16 = 128; // `inet_csk_ack_scheduled`: an ACK is owed
-const FLAG_PEER_SACK: u16 = 256; // the peer's SYN offered SACK_PERM
+const FLAG_PEER_SACK: u16 = 256; // the peer's SYN (SYN-ACK) offered SACK_PERM: with ours, `tcp_is_sack`
 const FLAG_PEER_WSCALE: u16 = 512; // the peer's SYN offered a window scale
+const FLAG_PROBE_OUT: u16 = 1024; // a loss probe is out and unacknowledged (`tlp_high_seq`)
 
 /// A transmission control block (RFC 9293 §3.3.1). 80 bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -192,6 +196,12 @@ impl Tcb {
         tcb.rcv_nxt = ack.seq;
         tcb.ts_recent = ack.tsval;
         tcb.flags |= FLAG_FROM_COOKIE;
+        // The cookie's timestamp carries the SYN's SACK_PERM (every
+        // simulated SYN offers it); without timestamps it is lost
+        // (`cookie_timestamp_decode`).
+        if ack.tsecr != 0 {
+            tcb.flags |= FLAG_PEER_SACK;
+        }
         tcb.set_state(now, State::Established);
         tcb
     }
@@ -469,10 +479,7 @@ impl Tcb {
         let seg = Segment { len, ..self.segment(now, p, self.snd_nxt, Flags::PSH_ACK) };
         self.snd_nxt = self.snd_nxt.wrapping_add(len as u32);
         self.emit(seg, out);
-        if self.timer != TimerKind::Retransmit {
-            self.retransmits = 0;
-            self.arm(now, TimerKind::Retransmit, self.rto(), p);
-        }
+        self.new_data_sent(now, p);
     }
 
     /// Application: close() (RFC 9293 §3.10.4, `tcp_close`). With
@@ -506,9 +513,68 @@ impl Tcb {
         self.snd_nxt = self.snd_nxt.wrapping_add(1);
         self.flags |= FLAG_FIN_SENT;
         self.emit(seg, out);
-        if self.timer != TimerKind::Retransmit {
+        self.new_data_sent(now, p);
+    }
+
+    /// `tcp_event_new_data_sent` and the end of `tcp_write_xmit`: the
+    /// first segment of a flight (or one sent while a probe was pending)
+    /// starts the RTO, then the loss probe goes in front of it.
+    fn new_data_sent(&mut self, now: SimTime, p: &TcpParams) {
+        if !matches!(self.timer, TimerKind::Retransmit | TimerKind::LossProbe) {
             self.retransmits = 0;
             self.arm(now, TimerKind::Retransmit, self.rto(), p);
+        } else if self.timer == TimerKind::LossProbe {
+            // `tcp_rearm_rto` would count the RTO from the head segment's
+            // send time, which is not kept: from now, at most that much late.
+            self.arm(now, TimerKind::Retransmit, self.rto(), p);
+        }
+        self.schedule_loss_probe(now, p, false);
+    }
+
+    /// `tcp_schedule_loss_probe` (tcp_early_retrans 3 or 4, SACK on, no
+    /// RTO since the last progress: `TCP_CA_Open`): the probe fires two
+    /// smoothed RTTs after now, plus `TCP_RTO_MIN` when one segment is out
+    /// (its ACK may be delayed) or two jiffies when more are; 1 s without
+    /// an RTT; never after the RTO would. `advancing_rto`: an ACK just
+    /// moved SND.UNA and the RTO restarts in full; otherwise the RTO left
+    /// is the armed timer's (the kernel's `tcp_rto_delta_us`, from the
+    /// head segment's send time). Returns whether the probe was armed.
+    fn schedule_loss_probe(&mut self, now: SimTime, p: &TcpParams, advancing_rto: bool) -> bool {
+        if !p.loss_probes
+            || self.flags & FLAG_PEER_SACK == 0
+            || self.snd_una == self.snd_nxt
+            || self.retransmits > 0
+        {
+            return false;
+        }
+        let fin_out = (self.flags & FLAG_FIN_SENT != 0) as u32;
+        let data_out = self.snd_nxt.wrapping_sub(self.snd_una) > fin_out;
+        let segments_out = fin_out + data_out as u32;
+        let mut timeout = match self.srtt() {
+            Some(srtt) if segments_out == 1 => srtt.saturating_mul(2) + TCP_RTO_MIN,
+            Some(srtt) => srtt.saturating_mul(2) + tcp_timeout_min(p.hz),
+            None => TCP_TIMEOUT_INIT,
+        };
+        let rto_left = if advancing_rto || self.timer == TimerKind::None {
+            self.rto()
+        } else {
+            self.deadline.saturating_sub(now)
+        };
+        if rto_left > SimDuration::ZERO {
+            timeout = timeout.min(rto_left);
+        }
+        self.arm(now, TimerKind::LossProbe, timeout, p);
+        true
+    }
+
+    /// The last segment sent (the one a loss probe repeats): the FIN
+    /// alone once sent (`tcp_send_fin` puts it in its own segment here),
+    /// else the data.
+    fn tail_segment(&self, now: SimTime, p: &TcpParams) -> Segment {
+        if self.flags & FLAG_FIN_SENT != 0 {
+            self.segment(now, p, self.snd_nxt.wrapping_sub(1), Flags::FIN_ACK)
+        } else {
+            self.unacked_segment(now, p)
         }
     }
 
@@ -593,6 +659,10 @@ impl Tcb {
         self.rcv_nxt = seg.seq.wrapping_add(1);
         self.ts_recent = seg.tsval;
         if f.ack() {
+            // Our SYN offered SACK: it is on if the SYN-ACK answers it.
+            if seg.syn_opts & Segment::SACK_PERM != 0 {
+                self.flags |= FLAG_PEER_SACK;
+            }
             self.snd_una = seg.ack;
             self.rtt_sample(now, seg, p);
             self.retransmits = 0;
@@ -701,9 +771,11 @@ impl Tcb {
             self.snd_una = seg.ack;
             self.rtt_sample(now, seg, p);
             self.retransmits = 0;
+            self.flags &= !FLAG_PROBE_OUT;
             if self.snd_una == self.snd_nxt {
                 self.disarm();
-            } else {
+            } else if !self.schedule_loss_probe(now, p, true) {
+                // `tcp_set_xmit_timer`.
                 self.arm(now, TimerKind::Retransmit, self.rto(), p);
             }
         }
@@ -841,6 +913,20 @@ impl Tcb {
             (TimerKind::None | TimerKind::DelayedAck, _) => {}
             (TimerKind::TimeWait, _) => self.close_with(now, CloseCause::Normal),
             (TimerKind::FinWait2, _) => self.close_with(now, CloseCause::FinTimeout),
+            // `tcp_send_loss_probe`: repeat the tail once per flight, then
+            // the RTO restarts in full from now (not backed off: the
+            // probe is no RTO, and orphan retries do not count it).
+            (TimerKind::LossProbe, _) => {
+                if self.snd_una == self.snd_nxt {
+                    self.disarm();
+                    return;
+                }
+                if self.flags & FLAG_PROBE_OUT == 0 {
+                    self.flags |= FLAG_PROBE_OUT;
+                    self.emit(self.tail_segment(now, p), out);
+                }
+                self.arm_in_timer(now, TimerKind::Retransmit, self.rto(), p);
+            }
             // SYN-SENT (`tcp_retransmit_timer`, `tcp_write_timeout`): the
             // first `tcp_syn_linear_timeouts` retransmissions keep the 1 s
             // RTO, later ones double it. connect() fails at the expiry

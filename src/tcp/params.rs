@@ -19,6 +19,11 @@ pub const TCP_ATO_MIN_MS: u16 = 40;
 /// the delayed-ACK timeout (`tcp_send_delayed_ack`).
 pub const TCP_DELACK_MIN_MS: u64 = 40;
 pub const TCP_DELACK_MAX_MS: u64 = 200;
+/// `TCP_TIMEOUT_MIN`: two jiffies (of `DEFAULT_HZ` with exact timers).
+pub fn tcp_timeout_min(hz: u32) -> SimDuration {
+    let hz = if hz == 0 { DEFAULT_HZ } else { hz };
+    SimDuration::from_nanos(2_000_000_000 / hz as u64)
+}
 /// `tcp_retries2` default: retransmissions on a live connection.
 pub const TCP_RETRIES2: u8 = 15;
 /// The receive window every simulated host advertises.
@@ -53,6 +58,8 @@ pub struct TcpParams {
     /// The host's boot-time secret behind its timestamp offsets
     /// ([`tcp_tsval`]).
     pub ts_secret: u64,
+    /// Tail loss probes (`tcp_early_retrans` 3 or 4, Linux's default 3).
+    pub loss_probes: bool,
 }
 
 impl Default for TcpParams {
@@ -70,6 +77,7 @@ impl Default for TcpParams {
             hz: DEFAULT_HZ,
             rfc1337: false,
             ts_secret: 0,
+            loss_probes: true,
         }
     }
 }

@@ -251,6 +251,26 @@ pub fn secs(t: SimTime) -> String {
     }
 }
 
+/// Seconds with `decimals` (3, 6 or 9) digits after the point.
+fn secs_to(t: SimTime, decimals: u32) -> String {
+    let ns = t.as_nanos();
+    let unit = 10u64.pow(9 - decimals);
+    format!("{}.{:0w$}", ns / 1_000_000_000, (ns % 1_000_000_000) / unit, w = decimals as usize)
+}
+
+/// The fewest decimals (ms, us, ns) that show every record's time exactly,
+/// so that the time column's points line up.
+fn time_decimals(records: &[TraceRecord]) -> u32 {
+    let every = |unit: u64| records.iter().all(|r| r.at.as_nanos() % unit == 0);
+    if every(1_000_000) {
+        3
+    } else if every(1_000) {
+        6
+    } else {
+        9
+    }
+}
+
 pub fn millis(ns: u64) -> String {
     if ns % 1_000_000 == 0 { format!("{} ms", ns / 1_000_000) } else { format!("{} us", ns / 1_000) }
 }
@@ -312,6 +332,9 @@ pub fn ladder_text(records: &[TraceRecord], client: SockAddr, server: SockAddr, 
         .filter_map(|(i, r)| r.seg.map(|s| conns.label(&s, i, numbers).len() + 6))
         .fold(MIDDLE_W, usize::max);
 
+    let decimals = time_decimals(records);
+    let time_w = records.iter().map(|r| secs_to(r.at, decimals).len()).fold(TIME_W, usize::max);
+
     let mut out = String::new();
     let _ = write!(out, "client {}  server {server}", client_label(records, &conns, client));
     if let Some(d) = delay {
@@ -323,7 +346,7 @@ pub fn ladder_text(records: &[TraceRecord], client: SockAddr, server: SockAddr, 
     }
     let _ = writeln!(
         out,
-        "{:>TIME_W$}  {:<STATE_W$} {:<middle_w$} server",
+        "{:>time_w$}  {:<STATE_W$} {:<middle_w$} server",
         "time (s)",
         "client",
         match numbers {
@@ -332,7 +355,7 @@ pub fn ladder_text(records: &[TraceRecord], client: SockAddr, server: SockAddr, 
         },
     );
 
-    let width = TIME_W + 2 + STATE_W + 1 + middle_w + 1 + STATE_W;
+    let width = time_w + 2 + STATE_W + 1 + middle_w + 1 + STATE_W;
     for (i, r) in records.iter().enumerate() {
         let mut left = String::new();
         let mut right = String::new();
@@ -380,8 +403,8 @@ pub fn ladder_text(records: &[TraceRecord], client: SockAddr, server: SockAddr, 
             (RecordKind::App(what), _) => side_text(&format!("{what}()"), r.side, middle_w),
             (_, None) => String::new(),
         };
-        let time = secs(r.at);
-        let line = format!("{time:>TIME_W$}  {left:<STATE_W$} {middle:<middle_w$} {right}");
+        let time = secs_to(r.at, decimals);
+        let line = format!("{time:>time_w$}  {left:<STATE_W$} {middle:<middle_w$} {right}");
         let line = line.trim_end();
         // A note goes in the server's column when that is free and it fits,
         // else on a line of its own under the arrow.
@@ -392,7 +415,7 @@ pub fn ladder_text(records: &[TraceRecord], client: SockAddr, server: SockAddr, 
             let _ = writeln!(out, "{line:<beside$}  {note}");
         } else {
             let _ = writeln!(out, "{line}");
-            let _ = writeln!(out, "{:indent$}({note})", "", indent = TIME_W + 2 + STATE_W + 1 + 2);
+            let _ = writeln!(out, "{:indent$}({note})", "", indent = time_w + 2 + STATE_W + 1 + 2);
         }
     }
     out.push_str(&legend(delay));

@@ -312,21 +312,78 @@ fn fin_wait_2_orphan_times_out_after_tcp_fin_timeout() {
 }
 
 #[test]
-fn fin_is_retransmitted_with_backoff_until_the_orphan_limit() {
+fn a_lost_fin_is_probed_once_then_retransmitted_with_backoff_until_the_orphan_limit() {
+    // RTT 20 ms: RTO 220 ms. The tail loss probe (`tcp_send_loss_probe`)
+    // would come 2 x 20 + 200 ms after the FIN, the RTO sooner: it fires
+    // at the RTO's time, and the RTO restarts in full from it, then
+    // doubles. The probe is no retransmission the orphan limit counts.
     let (mut client, _) = established();
     let mut out = Vec::new();
     client.close(t(100), &p(), &mut out);
     out.clear();
     let params = TcpParams { orphan_retries: 3, ..p() };
-    let mut fired = Vec::new();
-    while let Some(at) = client.poll_timeout() {
-        client.handle_timeout(at, &params, &mut out);
-        fired.push(at.as_millis());
-    }
-    assert_eq!(fired, [320, 760, 1_640, 3_400]);
-    assert_eq!(out.len(), 3);
+    assert_eq!(client.next_timer(), TimerKind::LossProbe);
+    let (fired, out) = run_timers(&mut client, &params);
+    assert_eq!(fired, [320, 540, 980, 1_860, 3_620]);
+    assert_eq!(out.len(), 4);
     assert!(out.iter().all(|s| s.flags == Flags::FIN_ACK && s.seq == 1001));
     assert_eq!(client.close_cause, Some(CloseCause::Timeout));
+}
+
+#[test]
+fn no_loss_probe_with_tcp_early_retrans_off_or_without_sack() {
+    let schedule = |client: &mut Tcb, params: &TcpParams| {
+        let mut out = Vec::new();
+        client.close(t(100), params, &mut out);
+        assert_eq!(client.next_timer(), TimerKind::Retransmit);
+        run_timers(client, params).0
+    };
+    let (mut client, _) = established();
+    let off = TcpParams { orphan_retries: 3, loss_probes: false, ..p() };
+    assert_eq!(schedule(&mut client, &off), [320, 760, 1_640, 3_400]);
+    // A SYN-ACK without SACK_PERM: SACK is off, and with it the probe (`tcp_is_sack`).
+    let (mut client, _, mut syn_ack) = half_open();
+    syn_ack.syn_opts &= !Segment::SACK_PERM;
+    client.handle_segment(t(20), &syn_ack, &p(), &mut Vec::new());
+    let on = TcpParams { orphan_retries: 3, ..p() };
+    assert_eq!(schedule(&mut client, &on), [320, 760, 1_640, 3_400]);
+}
+
+#[test]
+fn an_ack_after_the_probe_ends_the_flight() {
+    let (mut client, mut server) = established();
+    let mut out = Vec::new();
+    client.close(t(100), &p(), &mut out);
+    out.clear();
+    client.handle_timeout(t(320), &p(), &mut out);
+    let probe = one(&mut out);
+    assert_eq!((probe.flags, probe.seq), (Flags::FIN_ACK, 1001));
+    assert_eq!(client.poll_timeout(), Some(t(540)), "the RTO, in full from the probe");
+    server.handle_segment(t(330), &probe, &p(), &mut out);
+    server.handle_timeout(server.poll_timeout().unwrap(), &p(), &mut out);
+    let ack = one(&mut out);
+    client.handle_segment(t(340), &ack, &p(), &mut out);
+    assert_eq!((client.state, client.timer_kind()), (State::FinWait2, TimerKind::FinWait2));
+}
+
+#[test]
+fn data_and_fin_out_probe_two_rtts_and_two_jiffies_after_the_fin_with_the_fin_alone() {
+    // Two segments out: the probe waits 2 x SRTT + TCP_TIMEOUT_MIN (two
+    // jiffies, 8 ms at HZ 250) and repeats the tail (the FIN); the RTO
+    // then sends everything unacknowledged.
+    let (mut client, _) = established();
+    let mut out = Vec::new();
+    client.send(t(100), 300, &p(), &mut out);
+    client.close(t(105), &p(), &mut out);
+    out.clear();
+    assert_eq!((client.next_timer(), client.poll_timeout()), (TimerKind::LossProbe, Some(t(153))));
+    client.handle_timeout(t(153), &p(), &mut out);
+    let probe = one(&mut out);
+    assert_eq!((probe.flags, probe.seq, probe.len), (Flags::FIN_ACK, 1301, 0));
+    assert_eq!(client.poll_timeout(), Some(t(373)));
+    client.handle_timeout(t(373), &p(), &mut out);
+    let rto = one(&mut out);
+    assert_eq!((rto.seq, rto.len, rto.flags), (1001, 300, Flags::PSH_ACK | Flags::FIN));
 }
 
 /// The server's view of a client FIN at 1 s on the HZ 250 timer wheel,
@@ -388,7 +445,9 @@ fn close_before_the_delayed_ack_sends_one_fin_ack() {
     let fin_ack = one(&mut out);
     assert_eq!((fin_ack.flags, fin_ack.ack), (Flags::FIN_ACK, fin.seq + 1));
     assert_eq!(server.state, State::LastAck);
-    assert_eq!(server.next_timer(), TimerKind::Retransmit, "the FIN carried the ACK: no timer left for it");
+    // The FIN's own timer (its loss probe) is next, not a delayed ACK.
+    assert!(!server.ack_delayed(), "the FIN carried the ACK: no timer left for it");
+    assert_eq!(server.next_timer(), TimerKind::LossProbe);
 }
 
 #[test]
