@@ -18,6 +18,11 @@ pub trait Scheduler<E> {
     fn pop(&mut self) -> Option<(SimTime, E)>;
     /// Time of the earliest event.
     fn peek_time(&self) -> Option<SimTime>;
+    /// The earliest event, where the queue can see it without work (a
+    /// hint for prefetching its memory; None when it would take a scan).
+    fn peek_cheap(&self) -> Option<&E> {
+        None
+    }
     fn len(&self) -> usize;
     fn is_empty(&self) -> bool {
         self.len() == 0

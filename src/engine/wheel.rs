@@ -165,6 +165,17 @@ impl<E: Copy> Scheduler<E> for TimingWheel<E> {
         entries.iter().map(|(at, _)| SimTime(*at)).min()
     }
 
+    fn peek_cheap(&self) -> Option<&E> {
+        let (level, slot) = self.next_slot()?;
+        let entries = &self.levels[level].slots[slot];
+        match level {
+            0 => entries.get(self.head).map(|(_, e)| e),
+            // A lone event in its slot is next; more would take a scan.
+            _ if entries.len() == 1 => Some(&entries[0].1),
+            _ => None,
+        }
+    }
+
     fn len(&self) -> usize {
         self.len
     }

@@ -73,10 +73,29 @@ impl Slab {
     pub fn get_mut(&mut self, i: usize) -> Option<&mut Slot> {
         self.chunks.get_mut(i / CHUNK).and_then(|c| c.get_mut(i % CHUNK))
     }
+    /// Starts loading slot `i` into the cache (no effect if there is none).
+    pub fn prefetch(&self, i: usize) {
+        if let Some(slot) = self.get(i) {
+            let p = (slot as *const Slot).cast::<u8>();
+            for line in (0..std::mem::size_of::<Slot>()).step_by(64) {
+                prefetch_line(p.wrapping_add(line));
+            }
+        }
+    }
     pub fn iter(&self) -> impl Iterator<Item = &Slot> {
         self.chunks.iter().flatten()
     }
 }
+
+#[cfg(target_arch = "x86_64")]
+fn prefetch_line(p: *const u8) {
+    use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+    // SAFETY: a prefetch is a hint: it never faults, whatever the address.
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>()) }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn prefetch_line(_: *const u8) {}
 
 impl std::ops::Index<usize> for Slab {
     type Output = Slot;

@@ -284,12 +284,28 @@ impl<Q: Scheduler<Event>> World<Q> {
                 w.reached_ns.store(at.0, std::sync::atomic::Ordering::Relaxed);
                 w.events.store(self.events, std::sync::atomic::Ordering::Relaxed);
             }
+            // The next event's connection slot is most likely out of the
+            // cache (one of millions): start loading it while this one runs.
+            if let Some(next) = self.queue.peek_cheap() {
+                self.prefetch_for(next);
+            }
             self.dispatch(event);
         }
         // The measured window closes at the end time even if the last
         // event came earlier (gauges hold their level until then).
         self.now = self.now.max(self.end);
         self.outcome()
+    }
+
+    fn prefetch_for(&self, event: &Event) {
+        let slot = match *event {
+            Event::Arrive(_, hints) => hints.dst_slot.checked_sub(1),
+            Event::Timer { slot, .. } | Event::AppClose { slot, .. } => Some(slot),
+            _ => None,
+        };
+        if let Some(slot) = slot {
+            self.conns.slots.prefetch(slot as usize);
+        }
     }
 
     pub(super) fn dispatch(&mut self, event: Event) {
