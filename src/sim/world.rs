@@ -69,6 +69,10 @@ pub enum Event {
     TimeWaitSweep,
 }
 
+/// Slots (about 140 B each) beyond which they outgrow a core's L2 cache
+/// and the run loop prefetches the next event's slot.
+const PREFETCH_ABOVE_SLOTS: usize = 16_384;
+
 /// The simulation of one run. The event queue is a timing wheel by
 /// default: it beats `BinaryHeap` and `priority-queue` on whole runs
 /// (README.md, "Speed").
@@ -284,9 +288,12 @@ impl<Q: Scheduler<Event>> World<Q> {
                 w.reached_ns.store(at.0, std::sync::atomic::Ordering::Relaxed);
                 w.events.store(self.events, std::sync::atomic::Ordering::Relaxed);
             }
-            // The next event's connection slot is most likely out of the
-            // cache (one of millions): start loading it while this one runs.
-            if let Some(next) = self.queue.peek_cheap() {
+            // With more slots than the caches hold, the next event's slot
+            // is most likely out of them: start loading it while this event
+            // runs. (With fewer, the peek would cost more than it saves.)
+            if self.conns.slots.len() > PREFETCH_ABOVE_SLOTS
+                && let Some(next) = self.queue.peek_cheap()
+            {
                 self.prefetch_for(next);
             }
             self.dispatch(event);
