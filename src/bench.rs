@@ -417,6 +417,9 @@ pub fn run_all(quick: bool, json_out: bool) -> Result<()> {
         all["runs"].as_f64().unwrap_or(0.0) / tn
     ));
     result.insert("sweep_efficiency".into(), json!(efficiency));
+    // The embedded default study's wall time, medians on one thread and on all cores.
+    result.insert("sweep_wall_s_1".into(), json!(t1));
+    result.insert("sweep_wall_s_all".into(), json!(tn));
     result.insert("sweep_runs_per_sec".into(), json!(all["runs"].as_f64().unwrap_or(0.0) / tn));
     result.insert("sweep_cores".into(), json!(cores));
     // What each kind of entry costs in the model, before allocator and
