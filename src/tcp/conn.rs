@@ -540,7 +540,10 @@ impl Tcb {
     /// is the armed timer's (the kernel's `tcp_rto_delta_us`, from the
     /// head segment's send time). Returns whether the probe was armed.
     fn schedule_loss_probe(&mut self, now: SimTime, p: &TcpParams, advancing_rto: bool) -> bool {
+        // Not before the handshake is over (a FIN from SYN-RECEIVED keeps
+        // the SYN-ACK's timer: the kernel's `fastopen_rsk` case).
         if !p.loss_probes
+            || matches!(self.state, State::SynSent | State::SynReceived)
             || self.flags & FLAG_PEER_SACK == 0
             || self.snd_una == self.snd_nxt
             || self.retransmits > 0

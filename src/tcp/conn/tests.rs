@@ -196,6 +196,19 @@ fn simultaneous_open_goes_through_syn_received() {
     assert_eq!((a.state, b.state), (State::Established, State::Established));
 }
 
+#[test]
+fn close_in_syn_received_keeps_the_syn_ack_timer_no_loss_probe() {
+    let mut out = Vec::new();
+    let mut a = Tcb::connect(t(0), C, S, 1000, &p(), &mut out);
+    let _peer = Tcb::connect(t(0), S, C, 5000, &p(), &mut out);
+    let syn_b = out.pop().unwrap();
+    a.handle_segment(t(10), &syn_b, &p(), &mut out);
+    assert_eq!((a.state, a.timer_kind()), (State::SynReceived, TimerKind::Retransmit));
+    let armed = a.poll_timeout();
+    a.close(t(20), &p(), &mut out);
+    assert_eq!((a.state, a.timer_kind(), a.poll_timeout()), (State::FinWait1, TimerKind::Retransmit, armed));
+}
+
 // ----- SYN-RECEIVED (a request) ---------------------------------------------------
 
 #[test]
