@@ -153,6 +153,7 @@ fn run_watched(spec: &RunSpec, wall_clock: bool, watch: Option<&crate::sim::RunW
         outcome.metrics().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     let settling = crate::experiment::settling::settling(&spec.config);
     metrics.push(("settling_syn_queue_s".into(), settling.syn_queue.unwrap_or(0.0)));
+    metrics.push(("settling_syn_queue_wave_s".into(), settling.syn_queue_wave.unwrap_or(0.0)));
     metrics.push(("settling_time_wait_s".into(), settling.time_wait.unwrap_or(0.0)));
     metrics.push(("settling_wheel_drift_s".into(), settling.wheel_drift.unwrap_or(0.0)));
     metrics.push(("wall_s".into(), wall));

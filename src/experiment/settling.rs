@@ -31,6 +31,9 @@ pub struct Settling {
     /// The SYN queue under an attack that fills it: success ratios, connect
     /// times, drops and SYN_RECV depend on it.
     pub syn_queue: Option<f64>,
+    /// The period of the waves in which a SYN queue an attack fills frees
+    /// its slots: one request lifetime (s; the longest of the attacks').
+    pub syn_queue_wave: Option<f64>,
     /// TIME-WAIT counts and their memory.
     pub time_wait: Option<f64>,
     /// A measured transient no clock of the model explains (see
@@ -76,6 +79,7 @@ pub fn settling(c: &RunConfig) -> Settling {
         if fills_queue {
             let life = request_lifetime(c.server.tcp_synack_retries, c.hz).as_secs_f64();
             s.syn_queue = later(s.syn_queue, a.start.as_secs_f64() + QUEUE_LIFETIMES as f64 * life);
+            s.syn_queue_wave = later(s.syn_queue_wave, life);
             // Only a queue the flood keeps full drifts: more requests arrive in a lifetime than
             // the smallest cap the listener may apply (the 3/4 rule's or the backlog).
             let cap = (c.server.tcp_max_syn_backlog as f64 * 0.75)
@@ -117,7 +121,12 @@ mod tests {
         // Four lifetimes of 63 s after the flood starts at 2 s.
         assert_eq!(
             settling(&exp0.points()[0].config),
-            Settling { syn_queue: Some(254.0), time_wait: Some(61.0), wheel_drift: None }
+            Settling {
+                syn_queue: Some(254.0),
+                syn_queue_wave: Some(63.0),
+                time_wait: Some(61.0),
+                wheel_drift: None
+            }
         );
         // On the wheel (hz = 250) each of the six timers may fire a slot late.
         let q = s.syn_queue.unwrap();

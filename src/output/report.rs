@@ -203,7 +203,9 @@ fn steady_state(results: &Results) -> SteadyState {
         Block::Para(
             "A point is in steady state when its warm-up (the time before measuring starts) covers both the \
              transient its runs show and the model's slowest clock. *Detected* is the transient MSER-5 finds \
-             in the time series (batch means of 5 bins; median over replicates). *SYN queue* is when a SYN \
+             in the time series (batch means of 5 bins; median over replicates); a series that swings with \
+             the SYN queue's waves, which MSER-5 takes for a series that never settles, counts as settled \
+             when its means over whole waves (one request lifetime each) agree within 5 %. *SYN queue* is when a SYN \
              queue an attack fills can first be steady: the attack's start plus four request lifetimes \
              ((2^(tcp_synack_retries+1) - 1) s each, a little more on the timer wheel): the requests of \
              the first second expire together, and the waves of free slots they leave take that long to \

@@ -71,6 +71,19 @@ pub fn material_transient(y: &[f64], floor: f64) -> Option<usize> {
     (cut / BATCH <= batches / 2).then_some(cut)
 }
 
+/// A series that swings with the SYN queue's waves (`period` bins apart)
+/// and that MSER-5 finds never settling: settled when the means over
+/// whole waves agree, consecutive ones within [`MATERIAL`] (and `floor`):
+/// batch means with one wave per batch, which the swing cannot move. None
+/// with fewer than two whole waves, or when a wave's mean moves.
+pub fn settled_over_waves(y: &[f64], period: usize, floor: f64) -> Option<usize> {
+    if period == 0 || y.len() < 2 * period {
+        return None;
+    }
+    let means: Vec<f64> = y.chunks_exact(period).map(|w| w.iter().sum::<f64>() / period as f64).collect();
+    means.windows(2).all(|m| (m[1] - m[0]).abs() <= (MATERIAL * m[0].abs()).max(floor)).then_some(0)
+}
+
 /// The series MSER-5 is applied to: the state behind what the report
 /// shows. Not a per-bin success ratio: a bin's established connections
 /// come from attempts of earlier bins, so the ratio starts low after every
@@ -105,14 +118,20 @@ pub fn detected_transient(run: &RunRecord) -> Option<f64> {
         None => run.series.len(),
     };
     let rows = &run.series[start..end.max(start)];
+    // The SYN queue's waves, in whole bins (0: no attack fills it). The
+    // lifetime is an upper bound on the timer wheel (65.9 s for 63 s of
+    // timers; the waves come about 65 s apart): rounded down.
+    let wave = run.metric("settling_syn_queue_wave_s").filter(|w| w.is_finite() && *w > 0.0);
+    let wave_bins = wave.map_or(0, |w| (w / bin).floor() as usize);
     let mut latest: f64 = 0.0;
     for c in WATCHED.iter().filter_map(|name| col(name)) {
         let values: Vec<f64> = rows.iter().map(|(_, v)| v[c]).collect();
         if values.iter().all(|v| *v == values[0]) {
             continue;
         }
+        let cut = material_transient(&values, 1.0).or_else(|| settled_over_waves(&values, wave_bins, 1.0))?;
         // The first kept bin starts where the cut ones end.
-        latest = latest.max(material_transient(&values, 1.0)? as f64 * bin);
+        latest = latest.max(cut as f64 * bin);
     }
     Some(warmup + latest)
 }
@@ -156,6 +175,22 @@ mod tests {
             *v = 10.0;
         }
         assert!(mser5(&y).is_some_and(|c| c < 165), "{:?}", mser5(&y));
+    }
+
+    #[test]
+    fn a_series_that_swings_with_the_queue_waves_is_judged_over_whole_waves() {
+        // Drops that dip every 65 bins (the requests of one second expire
+        // together and their slots are taken): two waves whose means agree.
+        let wave = |i: usize| if i % 65 < 8 { 900.0 } else { 2200.0 + ((i * 7919) % 11) as f64 * 20.0 };
+        let y: Vec<f64> = (0..131).map(wave).collect();
+        assert_eq!(material_transient(&y, 1.0), None, "MSER-5 alone sees no steady state");
+        assert_eq!(settled_over_waves(&y, 65, 1.0), Some(0));
+        // The same swing on a level that climbs 10 % from one wave to the next: not settled.
+        let climbing: Vec<f64> = (0..131).map(|i| wave(i) * if i < 65 { 1.0 } else { 1.1 }).collect();
+        assert_eq!(settled_over_waves(&climbing, 65, 1.0), None);
+        // Fewer than two whole waves: nothing to compare.
+        assert_eq!(settled_over_waves(&y[..120], 65, 1.0), None);
+        assert_eq!(settled_over_waves(&y, 0, 1.0), None);
     }
 
     #[test]
