@@ -148,12 +148,8 @@ pub struct TraceArgs {
     /// The path's one-way delay, instead of the scenario's 10ms (e.g.
     /// 50us, to set a trace beside a capture on a LAN). Scripted steps keep
     /// their times.
-    #[arg(long, value_name = "DURATION", value_parser = parse_delay)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::engine::time::parse_duration)]
     pub delay: Option<SimDuration>,
-}
-
-fn parse_delay(text: &str) -> std::result::Result<SimDuration, String> {
-    crate::engine::time::parse_duration(text).map_err(|e| e.to_string())
 }
 
 pub fn run(cli: Cli) -> Result<()> {

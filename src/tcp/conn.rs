@@ -520,12 +520,13 @@ impl Tcb {
     /// first segment of a flight (or one sent while a probe was pending)
     /// starts the RTO, then the loss probe goes in front of it.
     fn new_data_sent(&mut self, now: SimTime, p: &TcpParams) {
-        if !matches!(self.timer, TimerKind::Retransmit | TimerKind::LossProbe) {
-            self.retransmits = 0;
-            self.arm(now, TimerKind::Retransmit, self.rto(), p);
-        } else if self.timer == TimerKind::LossProbe {
-            // `tcp_rearm_rto` would count the RTO from the head segment's
-            // send time, which is not kept: from now, at most that much late.
+        if self.timer != TimerKind::Retransmit {
+            // A pending probe keeps the flight's count; `tcp_rearm_rto`
+            // would count the RTO from the head segment's send time, which
+            // is not kept: from now, at most that much late.
+            if self.timer != TimerKind::LossProbe {
+                self.retransmits = 0;
+            }
             self.arm(now, TimerKind::Retransmit, self.rto(), p);
         }
         self.schedule_loss_probe(now, p, false);

@@ -243,12 +243,7 @@ pub fn usual_delay(records: &[TraceRecord], pair: &[Option<usize>]) -> Option<u6
 /// Seconds, to the millisecond when the instant allows (every scenario's
 /// times do), else to the microsecond.
 pub fn secs(t: SimTime) -> String {
-    let ns = t.as_nanos();
-    if ns % 1_000_000 == 0 {
-        format!("{}.{:03}", ns / 1_000_000_000, (ns % 1_000_000_000) / 1_000_000)
-    } else {
-        t.to_string()
-    }
+    if t.as_nanos() % 1_000_000 == 0 { secs_to(t, 3) } else { t.to_string() }
 }
 
 /// Seconds with `decimals` (3, 6 or 9) digits after the point.
