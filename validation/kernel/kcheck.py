@@ -267,8 +267,12 @@ class Sampler(threading.Thread):
 
 # ---------------------------------------------------------------- one point
 
-def run_kernel(pt, idx, bindir, work, capture=False):
-    port = 8000 + idx
+def run_kernel(pt, idx, bindir, work, capture=False, run=0):
+    """One kernel run of a point. Run r > 0 draws other seeds (flood, client,
+    service times) and writes its raw files with an `-rR` suffix."""
+    port = 8000 + idx + 100 * run  # a fresh listener port: nothing left from an earlier run
+    seed = str(idx + 1 + 100 * run)
+    tag = pt["id"] + (f"-r{run}" if run else "")
     srv = lambda k, v: nsx("srv", "sysctl", "-qw", f"net.{k}={v}")  # noqa: E731
     srv("ipv4.tcp_syncookies", pt["cookies"])
     srv("ipv4.tcp_max_syn_backlog", pt["msb"])
@@ -281,7 +285,7 @@ def run_kernel(pt, idx, bindir, work, capture=False):
     total = WARMUP + LEGIT + TAIL
     lst = spawn("srv", str(bindir / "listener"), "--port", str(port), "--backlog", str(pt["backlog"]),
                 "--accept-rate", str(pt["accept"]), "--workers", str(pt["workers"]), "--service", pt["service"],
-                "--seed", str(idx + 1), "--count-peer", CLI_ADDR, "--log", str(work / f"{pt['id']}-accepts.txt"),
+                "--seed", seed, "--count-peer", CLI_ADDR, "--log", str(work / f"{tag}-accepts.txt"),
                 "--duration", str(total + 20), *(["--defer-accept", str(pt["defer"])] if pt["defer"] else []))
     if "ready" not in lst.stdout.readline():
         raise RuntimeError("listener did not start")
@@ -293,7 +297,7 @@ def run_kernel(pt, idx, bindir, work, capture=False):
         time.sleep(0.5)
     cap = None
     if capture:  # the legit client's segments as srv sees them (tshark), for --keep
-        cap = spawn("srv", "tshark", "-q", "-i", "s-cli", "-w", str(work / f"{pt['id']}-srv.pcapng"),
+        cap = spawn("srv", "tshark", "-q", "-i", "s-cli", "-w", str(work / f"{tag}-srv.pcapng"),
                     "-f", f"tcp port {port}", out=subprocess.DEVNULL)
         time.sleep(1.0)
     before_atk = read_counters("atk")
@@ -303,18 +307,18 @@ def run_kernel(pt, idx, bindir, work, capture=False):
     if pt["flood"] > 0 and pt["kind"] == "connect-flood":
         flood = spawn("atk", str(bindir / "client"), "--dst", SRV_ATK, "--port", str(port), "--rate", str(pt["flood"]),
                       "--arrival", pt["mode"], "--duration", str(total + 2), "--wait", "1", "--src", FLOOD_BASE,
-                      "--sources", str(FLOOD_HOSTS), "--keep-open", "1", "--seed", str(idx + 1), "--out", "/dev/null")
+                      "--sources", str(FLOOD_HOSTS), "--keep-open", "1", "--seed", seed, "--out", "/dev/null")
     elif pt["flood"] > 0:
         flood = spawn("atk", str(bindir / "synflood"), "--dst", SRV_ATK, "--dport", str(port), "--rate",
-                      str(pt["flood"]), "--mode", pt["mode"], "--duration", str(total + 2), "--seed", str(idx + 1))
+                      str(pt["flood"]), "--mode", pt["mode"], "--duration", str(total + 2), "--seed", seed)
     time.sleep(max(0.0, t0 + WARMUP - time.monotonic()))
     c1, sd1 = read_counters("srv"), softnet_drops()
-    dump = open(work / f"{pt['id']}-syn-recv.txt", "w")
+    dump = open(work / f"{tag}-syn-recv.txt", "w")
     sampler = Sampler(port, dump)
     sampler.start()
-    csv_path = work / f"{pt['id']}-client.csv"
+    csv_path = work / f"{tag}-client.csv"
     cl = spawn("cli", str(bindir / "client"), "--dst", SRV_CLI, "--port", str(port), "--rate", str(pt["legit"]),
-               "--duration", str(LEGIT), "--wait", str(TAIL - 0.3), "--seed", str(idx + 1), "--out", str(csv_path))
+               "--duration", str(LEGIT), "--wait", str(TAIL - 0.3), "--seed", seed, "--out", str(csv_path))
     finish(cl, LEGIT + TAIL + 10)
     time.sleep(max(0.0, t0 + total - time.monotonic()))
     c2, sd2 = read_counters("srv"), softnet_drops()
@@ -338,7 +342,7 @@ def run_kernel(pt, idx, bindir, work, capture=False):
     sampler.join(10)
     dump.close()
     d = {k: c2.get(k, 0) - c1.get(k, 0) for k in c2}
-    with open(work / f"{pt['id']}-nstat.txt", "w") as f:  # every server counter that moved, for --keep
+    with open(work / f"{tag}-nstat.txt", "w") as f:  # every server counter that moved, for --keep
         f.writelines(f"{k} {v}\n" for k, v in sorted(d.items()) if v)
     res = {k: d.get(k, 0) for k in REPORTED}
     res["IcmpInDestUnreachs_whole"] = c2.get("IcmpInDestUnreachs", 0) - c0.get("IcmpInDestUnreachs", 0)
@@ -458,6 +462,16 @@ def run_synsim(pt, rate, synsim, work):
     return res
 
 
+def kernel_mean(runs):
+    """The kernel side of a point over its runs: each key's mean, and under
+    "spread" each key's (min, max) when there was more than one run."""
+    k = {key: sum(r[key] for r in runs) / len(runs) for key in runs[0]}
+    k["runs"] = len(runs)
+    if len(runs) > 1:
+        k["spread"] = {key: (min(r[key] for r in runs), max(r[key] for r in runs)) for key in runs[0]}
+    return k
+
+
 def compare(pt, k, s):
     bad = []
     if abs(k["success"] - s["success"]) > 0.10:
@@ -501,6 +515,13 @@ def fmt(spec, v):
     return "nan" if isinstance(v, float) and math.isnan(v) else spec.format(v)
 
 
+def kernel_cell(spec, k, key):
+    if "spread" not in k:
+        return fmt(spec, k[key])
+    lo, hi = k["spread"][key]
+    return f"{fmt(spec, k[key])} ({fmt(spec, lo)}–{fmt(spec, hi)})"
+
+
 def write_report(results, out, kernel, elapsed):
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "table.csv", "w", newline="") as f:
@@ -511,7 +532,11 @@ def write_report(results, out, kernel, elapsed):
                    ["accepted_share", "legit_attempts", "ingress_drops", "synacks_to_spoofed", "flood_sent",
                     "verdict"])
         for pt, k, s, verdict in results:
-            for side, r in (("kernel", k), ("synsim", s)):
+            sides = [("kernel", k), ("synsim", s)]
+            if "spread" in k:  # the kernel's range over its runs, as two more rows
+                sides[1:1] = [(f"kernel_{end}", {key: v[i] for key, v in k["spread"].items()})
+                              for i, end in enumerate(("min", "max"))]
+            for side, r in sides:
                 w.writerow([pt["id"], side, pt["flood"], pt["mode"], f"{k['flood_rate']:.1f}", pt["cookies"],
                             pt["backlog"], pt["msb"], pt["retries"], pt["peers"], pt["legit"], pt["accept"],
                             pt["abort"]] +
@@ -520,15 +545,18 @@ def write_report(results, out, kernel, elapsed):
                             fmt("{:.0f}", r.get("softnet_drops", float("nan"))),
                             fmt("{:.0f}", r.get("synacks_to_spoofed_whole", float("nan"))),
                             fmt("{:.0f}", r.get("flood_sent", float("nan"))), verdict])
+    runs = results[0][1]["runs"] if results else 1
+    kside = "kernel" if runs == 1 else f"kernel mean of {runs} runs (min–max)"
     md = [f"Kernel {kernel}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {len(results)} points, "
-          f"{elapsed:.0f} s. Each cell: kernel / synsim (mean of 3 seeds, 10 for a slow application). Counters over the "
+          f"{elapsed:.0f} s. Each cell: {kside} / synsim (mean of 3 seeds, 10 for a slow application). "
+          "Counters over the "
           f"{LEGIT + TAIL:g} s after a {WARMUP:g} s warm-up.", "",
           "| point | flood SYN/s (sent) | cookies | backlog | max_syn_backlog | synack_retries | " +
           " | ".join(c[1] for c in COLS) + " | verdict |",
           "|" + "---|" * (7 + len(COLS))]
     for pt, k, s, verdict in results:
         flood = "0" if pt["flood"] == 0 else f"{pt['flood']:g} {pt['mode'][:5]} ({k['flood_rate']:.0f})"
-        cells = [f"{fmt(c[2], k[c[0]])} / {fmt(c[2], s[c[0]])}" for c in COLS]
+        cells = [f"{kernel_cell(c[2], k, c[0])} / {fmt(c[2], s[c[0]])}" for c in COLS]
         peers = "" if pt["peers"] == "fresh" else f" {pt['peers']}"
         md.append(f"| {pt['id']} | {flood} | {pt['cookies']} | {pt['backlog']} | {pt['msb']}{peers} | "
                   f"{pt['retries']} | " + " | ".join(cells) + f" | {verdict} |")
@@ -602,9 +630,15 @@ def main():
                     help="write each point's synsim experiment file into DIR and exit (no root needed)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "latest")
     ap.add_argument("--keep", type=Path, help="keep raw files (client CSVs, TOMLs, synsim folders) here")
+    ap.add_argument("--kernel-runs", type=int, default=1, metavar="N",
+                    help="run each point N times on the kernel (other seeds each time) and compare synsim with "
+                         "the kernel's mean; the table shows the kernel's range")
     ap.add_argument("--capture", action="store_true", help="with --keep: a pcapng of the legit client's segments "
                     "at srv for each point (needs tshark)")
     args = ap.parse_args()
+    if args.kernel_runs < 1:
+        print("--kernel-runs must be at least 1", file=sys.stderr)
+        return 2
     if args.emit_toml:
         args.emit_toml.mkdir(parents=True, exist_ok=True)
         for pt in POINTS:
@@ -631,7 +665,12 @@ def main():
         for pt in points:
             idx = POINTS.index(pt)
             log(f"{pt['id']}: {pt['what']}")
-            k = run_kernel(pt, idx, bindir, work, capture=args.capture and args.keep is not None)
+            runs = []
+            for r in range(args.kernel_runs):
+                runs.append(run_kernel(pt, idx, bindir, work, capture=args.capture and args.keep is not None, run=r))
+                if args.kernel_runs > 1:
+                    log(f"  kernel run {r + 1}/{args.kernel_runs}: success {runs[-1]['success']:.3f}")
+            k = kernel_mean(runs)
             rate = pt["flood"]
             # Feed synsim the flood the kernel got if the sender fell short by > 5 %.
             if rate and abs(k["flood_rate"] / rate - 1) > 0.05:
