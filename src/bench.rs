@@ -426,7 +426,7 @@ pub fn run_all(quick: bool, json_out: bool) -> Result<()> {
         "segment_bytes": std::mem::size_of::<crate::tcp::Segment>(),
         "connection_bytes": slot + demux + wheel_entry,
         "half_open_entry_bytes": slot + demux + wheel_entry,
-        "time_wait_entry_bytes": slot + demux + 16,
+        "time_wait_entry_bytes": crate::sim::PARKED_TIME_WAIT_BYTES + demux,
         "linux_time_wait_entry_bytes": crate::sim::outcome::TIME_WAIT_ENTRY_BYTES,
     });
     say(format!("sizes: {sizes}"));

@@ -12,9 +12,11 @@
 use crate::config::{AttackKind, Closer, RunConfig};
 use anyhow::{Result, bail};
 
-/// Bytes per live connection entry: slab slot, 4-tuple map entry with the
-/// map's spare capacity, and queued timer events. The 10M-host benchmark
-/// measured 205 B per entry at its peak.
+/// Bytes per live connection entry: slab slot (or, for a TIME-WAIT, its
+/// compact entry in the ring), 4-tuple map entry with the map's spare
+/// capacity, and queued timer events. The 10M-host benchmark measured
+/// 192 B per entry at its peak, nearly all of them TIME-WAITs (241 B before
+/// TIME-WAITs were parked compact).
 pub const BYTES_PER_ENTRY: u64 = 240;
 /// Per client or attacking host: port counts (4 B) and, where
 /// tcp_max_tw_buckets can bind, a TIME-WAIT count (4 B).

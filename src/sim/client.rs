@@ -3,7 +3,7 @@
 //! application's close().
 
 use super::addr::{Origin, SERVER};
-use super::conns::{Hints, NO_USER, Role, tuple};
+use super::conns::{Hints, NO_USER, Role};
 use super::world::{Event, World};
 use crate::config::{AttackKind, Closer};
 use crate::engine::Scheduler;
@@ -66,19 +66,17 @@ impl<Q: Scheduler<Event>> World<Q> {
         self.metrics.counters.client_active_opens += 1;
         let ip = self.pops[pop as usize].base + host;
         let in_use = self.port_counts(ip).map(|c| [c[0] as u32, c[1] as u32]).unwrap_or([0, 0]);
-        let choice = {
-            let demux = &self.conns.demux;
-            let slots = &self.conns.slots;
-            self.pops[pop as usize].ports.choose(now, ip, SERVER, in_use, &mut self.rng_ports, |local| {
-                demux.get(&tuple(local, SERVER)).map(|&s| &slots[s as usize].tcb)
-            })
-        };
+        let conns = &self.conns;
+        let choice =
+            self.pops[pop as usize]
+                .ports
+                .choose(now, ip, SERVER, in_use, &mut self.rng_ports, |local| conns.occupant(local, SERVER));
         let (port, isn) = match choice {
             PortChoice::Free(port) => (port, self.rng_isn.next_u32()),
             PortChoice::ReuseTimeWait(port, isn) => {
                 // `tcp_twsk_unique`: the TIME-WAIT entry gives way.
-                let key = (SockAddr::new(ip, port), SERVER);
-                let slot = self.conns.demux[&tuple(key.0, key.1)];
+                let slot =
+                    self.conns.slot_of(SockAddr::new(ip, port), SERVER, 0).expect("the TIME-WAIT taken over");
                 self.conns.slots[slot as usize].tcb.discard(now, CloseCause::Normal);
                 let note = "tcp_tw_reuse: the TIME-WAIT 4-tuple is taken over".to_string();
                 self.record(

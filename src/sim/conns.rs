@@ -2,8 +2,10 @@
 //! with generation counters (a stale timer or hint names a dead
 //! generation), the 4-tuple map, and each slot's application role.
 
+use super::time_wait_ring::{ID_BITS, Parked, TimeWaitRing, Waiting};
 use crate::engine::SimTime;
-use crate::tcp::{Segment, SockAddr, State, Tcb};
+use crate::tcp::ports::Occupant;
+use crate::tcp::{Segment, SockAddr, State, Tcb, TimeWaitTcb};
 use rustc_hash::FxHashMap;
 
 pub(super) const NO_POP: u16 = u16::MAX;
@@ -116,6 +118,23 @@ pub(super) fn tuple(local: SockAddr, remote: SockAddr) -> (u64, u32) {
     ((local.ip as u64) << 32 | (local.port as u64) << 16 | remote.port as u64, remote.ip)
 }
 
+fn untuple(key: (u64, u32)) -> (SockAddr, SockAddr) {
+    let local = SockAddr::new((key.0 >> 32) as u32, (key.0 >> 16) as u16);
+    (local, SockAddr::new(key.1, key.0 as u16))
+}
+
+fn pack(key: (u64, u32)) -> [u32; 3] {
+    [(key.0 >> 32) as u32, key.0 as u32, key.1]
+}
+
+fn unpack(key: [u32; 3]) -> (u64, u32) {
+    ((key[0] as u64) << 32 | key[1] as u64, key[2])
+}
+
+/// A 4-tuple map value with this bit set names a parked TIME-WAIT (its
+/// ring id), not a slot.
+const PARKED: u32 = 1 << ID_BITS;
+
 /// Simulation hints that travel with a segment in its event, never on the
 /// wire: the sending connection's slot and the slot it believes the
 /// receiver's connection has (index + 1; 0 none), so delivery usually
@@ -136,16 +155,26 @@ impl Hints {
 pub(super) struct Conns {
     pub slots: Slab,
     free: Vec<u32>,
-    /// (local, remote) -> slot.
-    pub demux: FxHashMap<(u64, u32), u32>,
+    /// (local, remote) -> slot, or `PARKED | id` of a TIME-WAIT in the ring.
+    demux: FxHashMap<(u64, u32), u32>,
     /// The most connections alive at once.
     pub peak: usize,
+    /// Fresh TIME-WAIT timers, most with their connection parked.
+    pub time_wait: TimeWaitRing,
 }
 
 impl Conns {
     pub fn insert(&mut self, tcb: Tcb, role: Role) -> u32 {
         let key = tuple(tcb.local, tcb.remote);
-        let slot = match self.free.pop() {
+        let slot = self.take_slot(tcb, role);
+        self.demux.insert(key, slot);
+        self.peak = self.peak.max(self.demux.len());
+        slot
+    }
+
+    /// A slot holding `tcb`, from the free list or new; not in the map.
+    fn take_slot(&mut self, tcb: Tcb, role: Role) -> u32 {
+        match self.free.pop() {
             Some(i) => {
                 let s = &mut self.slots[i as usize];
                 s.tcb = tcb;
@@ -167,10 +196,67 @@ impl Conns {
                 });
                 (self.slots.len() - 1) as u32
             }
-        };
+        }
+    }
+
+    /// Moves a fresh TIME-WAIT into the ring, compact, with its timer due
+    /// at `deadline`, and frees its slot (timers and hints naming the
+    /// slot go stale); it keeps its 4-tuple. Returns whether the ring was
+    /// empty (a sweep must be queued).
+    pub fn park(&mut self, slot: u32, tcb: TimeWaitTcb, deadline: SimTime) -> bool {
+        let s = &mut self.slots[slot as usize];
+        let key = tuple(s.tcb.local, s.tcb.remote);
+        let parked = Parked { key: pack(key), tcb, role: s.role, last_arrival: s.last_arrival };
+        s.tcb.state = State::Closed; // a hint to the slot must not match it any more
+        s.generation = s.generation.wrapping_add(1);
+        s.queued = SimTime::MAX;
+        self.free.push(slot);
+        let (id, was_empty) = self.time_wait.push(deadline, Waiting::Parked(parked));
+        *self.demux.get_mut(&key).expect("a parked connection is in the map") = PARKED | id;
+        was_empty
+    }
+
+    /// A parked TIME-WAIT back in a slot, its timer due at `deadline`:
+    /// (slot, generation).
+    pub fn restore(&mut self, deadline: SimTime, parked: Parked) -> (u32, u32) {
+        let key = unpack(parked.key);
+        let (local, remote) = untuple(key);
+        let slot = self.take_slot(parked.tcb.to_tcb(local, remote, deadline), parked.role);
+        let s = &mut self.slots[slot as usize];
+        s.queued = deadline;
+        s.last_arrival = parked.last_arrival;
+        let generation = s.generation;
         self.demux.insert(key, slot);
-        self.peak = self.peak.max(self.demux.len());
+        (slot, generation)
+    }
+
+    /// The slot of a 4-tuple map value: a parked TIME-WAIT is restored
+    /// (its ring entry keeps the timer, now naming the slot).
+    fn resolve(&mut self, value: u32) -> u32 {
+        if value & PARKED == 0 {
+            return value;
+        }
+        let id = value & !PARKED;
+        let entry = self.time_wait.get_mut(id);
+        let deadline = entry.0;
+        let placeholder = Waiting::Slot { slot: u32::MAX, generation: 0 };
+        let Waiting::Parked(parked) = std::mem::replace(&mut entry.1, placeholder) else {
+            unreachable!("the map names ring entry {id} as parked")
+        };
+        let (slot, generation) = self.restore(deadline, parked);
+        self.time_wait.get_mut(id).1 = Waiting::Slot { slot, generation };
         slot
+    }
+
+    fn parked(&self, value: u32) -> Option<&Parked> {
+        if value & PARKED == 0 {
+            return None;
+        }
+        let entry = self.time_wait.get(value & !PARKED);
+        match &entry.1 {
+            Waiting::Parked(p) => Some(p),
+            Waiting::Slot { .. } => unreachable!("the map names a restored entry as parked"),
+        }
     }
 
     /// Frees a slot; its generation moves on, so timers and hints that
@@ -190,10 +276,10 @@ impl Conns {
             .is_some_and(|s| s.generation == generation && s.tcb.state != State::Closed)
     }
 
-    /// The live connection from `local` to `remote`: `hint` (a slot + 1,
-    /// 0 for none) when it holds that 4-tuple alive, else the 4-tuple map
-    /// (the same answer, slower).
-    pub fn find(&self, local: SockAddr, remote: SockAddr, hint: u32) -> Option<u32> {
+    /// The 4-tuple map's value for the live connection from `local` to
+    /// `remote`: `hint` (a slot + 1, 0 for none) when it holds that 4-tuple
+    /// alive, else the map (the same answer, slower).
+    fn entry(&self, local: SockAddr, remote: SockAddr, hint: u32) -> Option<u32> {
         let hinted = hint.checked_sub(1).filter(|&h| {
             self.slots.get(h as usize).is_some_and(|s| {
                 s.tcb.local == local && s.tcb.remote == remote && s.tcb.state != State::Closed
@@ -202,14 +288,67 @@ impl Conns {
         hinted.or_else(|| self.demux.get(&tuple(local, remote)).copied())
     }
 
-    /// The connection a segment is for; learns the sender's slot for the
-    /// replies.
+    /// The slot of the live connection from `local` to `remote`, restoring
+    /// a parked TIME-WAIT.
+    pub fn slot_of(&mut self, local: SockAddr, remote: SockAddr, hint: u32) -> Option<u32> {
+        let value = self.entry(local, remote, hint)?;
+        Some(self.resolve(value))
+    }
+
+    /// The connection a segment is for (restored if parked); learns the
+    /// sender's slot for the replies.
     pub fn lookup(&mut self, seg: &Segment, hints: Hints) -> Option<u32> {
-        let slot = self.find(seg.dst, seg.src, hints.dst_slot)?;
+        let slot = self.slot_of(seg.dst, seg.src, hints.dst_slot)?;
         if hints.src_slot != 0 {
             self.slots[slot as usize].peer = hints.src_slot;
         }
         Some(slot)
+    }
+
+    /// The application role of the connection from `local` to `remote`,
+    /// parked or not.
+    pub fn role_of(&self, local: SockAddr, remote: SockAddr, hint: u32) -> Option<Role> {
+        let value = self.entry(local, remote, hint)?;
+        Some(self.parked(value).map_or_else(|| self.slots[value as usize].role, |p| p.role))
+    }
+
+    /// The state of the connection from `local` to `remote`.
+    pub fn state_of(&self, local: SockAddr, remote: SockAddr) -> Option<State> {
+        let value = self.entry(local, remote, 0)?;
+        Some(if value & PARKED != 0 { State::TimeWait } else { self.slots[value as usize].tcb.state })
+    }
+
+    /// What holds `local` toward `remote`, for the port search.
+    pub fn occupant(&self, local: SockAddr, remote: SockAddr) -> Option<Occupant> {
+        let value = *self.demux.get(&tuple(local, remote))?;
+        Some(
+            self.parked(value)
+                .map_or_else(|| Occupant::of(&self.slots[value as usize].tcb), |p| p.tcb.occupant()),
+        )
+    }
+
+    /// When the connection from `local` to `remote`'s latest segment
+    /// reaches its peer, to move on (FIFO paths).
+    pub fn last_arrival_mut(&mut self, local: SockAddr, remote: SockAddr, hint: u32) -> Option<&mut SimTime> {
+        let value = self.entry(local, remote, hint)?;
+        if value & PARKED != 0 {
+            return match &mut self.time_wait.get_mut(value & !PARKED).1 {
+                Waiting::Parked(p) => Some(&mut p.last_arrival),
+                Waiting::Slot { .. } => unreachable!("the map names a restored entry as parked"),
+            };
+        }
+        Some(&mut self.slots[value as usize].last_arrival)
+    }
+
+    /// Connections in TIME-WAIT whose local address is (or is not) `ip`.
+    pub fn time_wait_count(&self, ip: u32, at_ip: bool) -> u64 {
+        self.demux
+            .iter()
+            .filter(|&(&key, &value)| {
+                (untuple(key).0.ip == ip) == at_ip
+                    && (value & PARKED != 0 || self.slots[value as usize].tcb.state == State::TimeWait)
+            })
+            .count() as u64
     }
 }
 
@@ -234,8 +373,8 @@ mod tests {
         let b = c.insert(tcb(1001), Role::AttackerConn);
         assert_eq!(a, b);
         assert_ne!(c.slots[b as usize].generation, g);
-        assert_eq!(c.find(SockAddr::new(1, 1000), SockAddr::new(2, 80), 0), None);
-        assert_eq!(c.find(SockAddr::new(1, 1001), SockAddr::new(2, 80), 0), Some(b));
+        assert_eq!(c.slot_of(SockAddr::new(1, 1000), SockAddr::new(2, 80), 0), None);
+        assert_eq!(c.slot_of(SockAddr::new(1, 1001), SockAddr::new(2, 80), 0), Some(b));
         assert_eq!(c.peak, 1);
     }
 
@@ -245,9 +384,77 @@ mod tests {
         let a = c.insert(tcb(1000), Role::AttackerConn);
         let b = c.insert(tcb(1001), Role::AttackerConn);
         let (local, remote) = (SockAddr::new(1, 1001), SockAddr::new(2, 80));
-        assert_eq!(c.find(local, remote, a + 1), Some(b));
-        assert_eq!(c.find(local, remote, b + 1), Some(b));
-        assert_eq!(c.find(local, remote, 999), Some(b));
+        assert_eq!(c.slot_of(local, remote, a + 1), Some(b));
+        assert_eq!(c.slot_of(local, remote, b + 1), Some(b));
+        assert_eq!(c.slot_of(local, remote, 999), Some(b));
+    }
+
+    /// A client connection in TIME-WAIT, its timer due at 60 s.
+    fn time_wait_tcb(port: u16) -> Tcb {
+        let p = TcpParams::default();
+        let (c, s) = (SockAddr::new(1, port), SockAddr::new(2, 80));
+        let _ = s;
+        let mut out = Vec::new();
+        let mut client = Tcb::connect(SimTime::ZERO, c, s, 1, &p, &mut out);
+        let syn = out.pop().unwrap();
+        let mut server = Tcb::accept_syn(SimTime::ZERO, &syn, 500, &p, &mut out);
+        let deliver = |to: &mut Tcb, out: &mut Vec<Segment>| {
+            for seg in std::mem::take(out) {
+                to.handle_segment(SimTime::ZERO, &seg, &p, out);
+            }
+        };
+        deliver(&mut client, &mut out); // SYN-ACK -> the final ACK
+        deliver(&mut server, &mut out);
+        client.close(SimTime::ZERO, &p, &mut out);
+        deliver(&mut server, &mut out); // FIN -> its ACK
+        deliver(&mut client, &mut out);
+        server.close(SimTime::ZERO, &p, &mut out);
+        deliver(&mut client, &mut out); // the server's FIN -> the last ACK
+        assert_eq!(client.state, State::TimeWait);
+        client
+    }
+
+    #[test]
+    fn a_parked_time_wait_keeps_its_4_tuple_and_comes_back_bit_for_bit() {
+        let mut c = Conns::default();
+        let tw = time_wait_tcb(1000);
+        let role = Role::Client {
+            pop: 0,
+            user: NO_USER,
+            started: SimTime::ZERO,
+            measured: true,
+            established: true,
+            closes_first: true,
+            closed_by_app: true,
+        };
+        let a = c.insert(tw.clone(), role);
+        c.slots[a as usize].last_arrival = SimTime(7);
+        let generation = c.slots[a as usize].generation;
+        let deadline = tw.poll_timeout().unwrap();
+        assert!(c.park(a, tw.to_time_wait().unwrap(), deadline), "the first entry needs a sweep");
+        let (local, remote) = (tw.local, tw.remote);
+        assert!(!c.live(a, generation), "timers naming the slot are stale");
+        assert_eq!(c.state_of(local, remote), Some(State::TimeWait));
+        assert_eq!(c.role_of(local, remote, a + 1), Some(role), "the old slot's hint does not match it");
+        assert_eq!(c.time_wait_count(2, false), 1);
+        assert!(matches!(c.occupant(local, remote), Some(Occupant::TimeWait { .. })));
+        *c.last_arrival_mut(local, remote, 0).unwrap() = SimTime(9);
+        // The slot goes to the next connection; the TIME-WAIT keeps its 4-tuple.
+        let b = c.insert(tcb(2000), Role::AttackerConn);
+        assert_eq!(a, b);
+        assert_eq!(c.slot_of(SockAddr::new(1, 2000), remote, a + 1), Some(b));
+        // A segment for it restores it into a slot; the ring keeps its timer.
+        let back = c.slot_of(local, remote, 0).unwrap();
+        assert_ne!(back, b);
+        let s = &c.slots[back as usize];
+        assert_eq!((&s.tcb, s.role, s.queued, s.last_arrival), (&tw, role, deadline, SimTime(9)));
+        assert_eq!(c.slot_of(local, remote, 0), Some(back), "restored once");
+        match c.time_wait.pop_due(deadline) {
+            Ok((at, Waiting::Slot { slot, generation })) => {
+                assert_eq!((at, slot, generation), (deadline, back, c.slots[back as usize].generation))
+            }
+            _ => panic!("the ring's entry names the slot now"),
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod outcome;
 mod script;
 mod server;
+mod time_wait_ring;
 mod timers;
 mod transitions;
 mod workload;
@@ -18,6 +19,7 @@ pub mod world;
 pub use conns::SLOT_BYTES;
 pub use outcome::RunOutcome;
 pub use script::ScriptAction;
+pub use time_wait_ring::ENTRY_BYTES as PARKED_TIME_WAIT_BYTES;
 pub use world::{Event, World};
 
 /// How far a running run has got, read by a progress display on another

@@ -2,7 +2,7 @@
 //! segment, at given times; and the traced connection's view.
 
 use super::addr::SERVER;
-use super::conns::{Hints, NO_USER, tuple};
+use super::conns::{Hints, NO_USER};
 use super::world::{Event, World};
 use crate::engine::{Scheduler, SimTime};
 use crate::tcp::params::DEFAULT_MSS;
@@ -96,21 +96,25 @@ impl<Q: Scheduler<Event>> World<Q> {
         }
     }
 
-    /// The traced connection's slot on `side`.
-    pub(super) fn traced_slot(&self, side: Side) -> Option<u32> {
+    /// The traced connection's 4-tuple on `side`.
+    fn traced_key(&self, side: Side) -> Option<(SockAddr, SockAddr)> {
         let client = self.traced_client?;
-        let key = match side {
+        Some(match side {
             Side::Client => (client, SERVER),
             _ => (SERVER, client),
-        };
-        self.conns.demux.get(&tuple(key.0, key.1)).copied()
+        })
+    }
+
+    /// The traced connection's slot on `side`.
+    pub(super) fn traced_slot(&mut self, side: Side) -> Option<u32> {
+        let (local, remote) = self.traced_key(side)?;
+        self.conns.slot_of(local, remote, 0)
     }
 
     /// The traced connection's state on each side (client, server).
     pub fn traced_states(&self) -> (Option<State>, Option<State>) {
-        (
-            self.traced_slot(Side::Client).map(|s| self.conns.slots[s as usize].tcb.state),
-            self.traced_slot(Side::Server).map(|s| self.conns.slots[s as usize].tcb.state),
-        )
+        let state =
+            |side| self.traced_key(side).and_then(|(local, remote)| self.conns.state_of(local, remote));
+        (state(Side::Client), state(Side::Server))
     }
 }

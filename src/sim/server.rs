@@ -266,9 +266,7 @@ impl<Q: Scheduler<Event>> World<Q> {
         // Served by the application: the user's success, timed from the
         // client's first SYN.
         let peer = self.conns.slots[slot as usize].peer;
-        if let Some(client) = self.conns.find(remote, local, peer)
-            && let Role::Client { started, measured: true, .. } = self.conns.slots[client as usize].role
-        {
+        if let Some(Role::Client { started, measured: true, .. }) = self.conns.role_of(remote, local, peer) {
             self.metrics.counters.legit_accepted += 1;
             self.metrics.accept_delay.record(self.now - started);
         }
@@ -299,10 +297,8 @@ impl<Q: Scheduler<Event>> World<Q> {
         }
         // Who closes first was decided by the client when it connected
         // (found through the peer hint, or the 4-tuple map).
-        let client = self.conns.find(remote, local, peer);
         if pop != NO_POP
-            && let Some(client) = client
-            && let Role::Client { closes_first: false, .. } = self.conns.slots[client as usize].role
+            && let Some(Role::Client { closes_first: false, .. }) = self.conns.role_of(remote, local, peer)
         {
             let hold = self.pops[pop as usize].hold;
             self.queue.push(self.now + hold, Event::AppClose { slot, generation });

@@ -2,76 +2,45 @@
 //! (its `queued` deadline); a TCB that re-arms earlier queues a new event
 //! and the old one is dropped when it pops (lazy cancel: the generation or
 //! the deadline no longer match). Fresh TIME-WAIT timers, which all last
-//! `TCP_TIMEWAIT_LEN`, wait in a FIFO instead (`TimeWaitFifo`).
+//! `TCP_TIMEWAIT_LEN`, wait in a ring instead, most with their connection
+//! parked beside them (`time_wait_ring`).
 
 use super::addr::SERVER;
 use super::conns::Role;
+use super::time_wait_ring::Waiting;
 use super::world::{Event, World};
 use crate::engine::{Scheduler, SimTime};
 use crate::tcp::params::TCP_TIMEWAIT_LEN;
 use crate::tcp::{State, Tcb, TimerKind, timer_wheel};
 use crate::trace::RecordKind;
-use std::collections::VecDeque;
-
-/// Fresh TIME-WAIT timers, (deadline, slot, generation), in deadline
-/// order: one queued `TimeWaitSweep` for the head stands for all of them.
-#[derive(Default)]
-pub(super) struct TimeWaitFifo {
-    entries: VecDeque<(SimTime, u32, u32)>,
-}
-
-impl TimeWaitFifo {
-    /// Whether a timer due at `deadline` can join without breaking the order.
-    pub fn accepts(&self, deadline: SimTime) -> bool {
-        self.entries.back().is_none_or(|b| b.0 <= deadline)
-    }
-
-    /// Adds a timer; true when the FIFO was empty (a sweep must be queued).
-    pub fn push(&mut self, deadline: SimTime, slot: u32, generation: u32) -> bool {
-        let was_empty = self.entries.is_empty();
-        self.entries.push_back((deadline, slot, generation));
-        was_empty
-    }
-
-    /// The next timer due by `now`, or Err(when the head is due) / Err(None)
-    /// when empty.
-    pub fn pop_due(&mut self, now: SimTime) -> Result<(u32, u32), Option<SimTime>> {
-        match self.entries.front() {
-            Some(&(at, slot, generation)) if at <= now => {
-                self.entries.pop_front();
-                Ok((slot, generation))
-            }
-            Some(&(at, ..)) => Err(Some(at)),
-            None => Err(None),
-        }
-    }
-
-    #[cfg(test)]
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-}
 
 impl<Q: Scheduler<Event>> World<Q> {
     pub(super) fn arm_timer(&mut self, slot: u32) {
         let s = &mut self.conns.slots[slot as usize];
         let Some(deadline) = s.tcb.poll_timeout() else { return };
         let generation = s.generation;
-        // A fresh TIME-WAIT ends TCP_TIMEWAIT_LEN from now (on the timer
-        // wheel's grid, a function of now that never decreases), so these
-        // deadlines arrive in order: a FIFO holds them, with one queued
-        // sweep for its head, instead of a queue entry each. It takes the
-        // FIFO even when an earlier event is queued for the slot (a FIN's
+        // A fresh TIME-WAIT takes the ring (see `time_wait_ring`), even
+        // when an earlier event is queued for the slot (a FIN's
         // retransmission timer, usually): that event is stale from now on
         // and dropped when it pops, rather than re-queueing the TIME-WAIT
         // timer into the wheel for a minute.
         let fresh_tw = s.tcb.timer_kind() == TimerKind::TimeWait
             && deadline == timer_wheel::expires(self.now, TCP_TIMEWAIT_LEN, self.hz, false)
             && deadline != s.queued
-            && self.tw_fifo.accepts(deadline);
+            && self.conns.time_wait.accepts(deadline);
         if fresh_tw {
-            s.queued = deadline;
-            if self.tw_fifo.push(deadline, slot, generation) {
+            // Parked, compact, unless a traced run's ladder reads its slot,
+            // or it still waits in the accept queue (which names it by slot).
+            let in_accept_queue = matches!(s.role, Role::ServerChild { accepted: false, .. });
+            let compact = if self.trace.is_none() && !in_accept_queue { s.tcb.to_time_wait() } else { None };
+            let was_empty = match compact {
+                Some(tcb) => self.conns.park(slot, tcb, deadline),
+                None => {
+                    s.queued = deadline;
+                    self.conns.time_wait.push(deadline, Waiting::Slot { slot, generation }).1
+                }
+            };
+            if was_empty {
                 self.queue.push(deadline, Event::TimeWaitSweep);
             }
         } else if deadline < s.queued {
@@ -80,13 +49,18 @@ impl<Q: Scheduler<Event>> World<Q> {
         }
     }
 
-    /// Fires every FIFO'd TIME-WAIT timer that is due, then queues the next sweep.
+    /// Fires every TIME-WAIT timer of the ring that is due, then queues the next sweep.
     pub(super) fn on_time_wait_sweep(&mut self) {
         self.events -= 1; // each expiry below counts as the event
         loop {
-            match self.tw_fifo.pop_due(self.now) {
-                Ok((slot, generation)) => {
+            match self.conns.time_wait.pop_due(self.now) {
+                Ok((_, Waiting::Slot { slot, generation })) => {
                     self.events += 1;
+                    self.on_timer(slot, generation);
+                }
+                Ok((at, Waiting::Parked(parked))) => {
+                    self.events += 1;
+                    let (slot, generation) = self.conns.restore(at, parked);
                     self.on_timer(slot, generation);
                 }
                 Err(Some(at)) => return self.queue.push(at, Event::TimeWaitSweep),
@@ -158,25 +132,5 @@ fn timer_name(tcb: &Tcb) -> &'static str {
         (TimerKind::TimeWait, _) => "TIME-WAIT expiry",
         (TimerKind::DelayedAck, _) => "delayed-ACK timer",
         (TimerKind::None, _) => "timer",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::engine::SimDuration;
-
-    #[test]
-    fn the_fifo_pops_what_is_due_in_order() {
-        let t = |s| SimTime::ZERO + SimDuration::from_secs(s);
-        let mut f = TimeWaitFifo::default();
-        assert!(f.push(t(60), 1, 0), "the first entry needs a sweep");
-        assert!(!f.push(t(61), 2, 0));
-        assert!(f.accepts(t(61)) && !f.accepts(t(60)));
-        assert_eq!(f.pop_due(t(59)), Err(Some(t(60))));
-        assert_eq!(f.pop_due(t(61)), Ok((1, 0)));
-        assert_eq!(f.pop_due(t(61)), Ok((2, 0)));
-        assert_eq!(f.pop_due(t(61)), Err(None));
-        assert_eq!(f.len(), 0);
     }
 }

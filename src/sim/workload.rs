@@ -3,7 +3,7 @@
 //! hosts, connect floods) with their rate profiles.
 
 use super::addr::{AddressPlan, SERVER};
-use super::conns::{Hints, NO_USER, Role, tuple};
+use super::conns::{Hints, NO_USER, Role};
 use super::kernel;
 use super::world::{Event, World};
 use crate::config::{AttackKind, Closer, RateProfile, RunConfig};
@@ -307,18 +307,15 @@ impl<Q: Scheduler<Event>> World<Q> {
                 let ip = a.base + self.rng_attack.random_range(0..a.hosts) as u32;
                 let p = kernel::attacker_params(self.hz);
                 let in_use = self.port_counts(ip).map(|c| [c[0] as u32, c[1] as u32]).unwrap_or([0, 0]);
-                let choice = {
-                    let demux = &self.conns.demux;
-                    let slots = &self.conns.slots;
-                    self.attackers[index as usize].ports.choose(
-                        now,
-                        ip,
-                        SERVER,
-                        in_use,
-                        &mut self.rng_ports,
-                        |local| demux.get(&tuple(local, SERVER)).map(|&s| &slots[s as usize].tcb),
-                    )
-                };
+                let conns = &self.conns;
+                let choice = self.attackers[index as usize].ports.choose(
+                    now,
+                    ip,
+                    SERVER,
+                    in_use,
+                    &mut self.rng_ports,
+                    |local| conns.occupant(local, SERVER),
+                );
                 let PortChoice::Free(port) = choice else { return };
                 let isn = self.rng_isn.next_u32();
                 let mut out = std::mem::take(&mut self.out);

@@ -3,7 +3,7 @@
 //! event to the room that handles it:
 //!
 //! - `conns`: the connection slab, the 4-tuple map, application roles;
-//! - `timers`: connection timers and the TIME-WAIT FIFO;
+//! - `timers`: connection timers; `time_wait_ring`: fresh TIME-WAITs, parked;
 //! - `server`, `client`: the two ends' kernels around the TCBs and their
 //!   applications; `transitions`: what a state change means to them;
 //! - `workload`: populations and attackers; `script`: traced scenarios;
@@ -18,12 +18,11 @@
 use super::RunWatch;
 use super::addr::{AddressPlan, Origin, SERVER};
 use super::app::Acceptor;
-use super::conns::{Conns, Hints, NO_POP, Role, tuple};
+use super::conns::{Conns, Hints, NO_POP, Role};
 use super::kernel;
 use super::metrics::Metrics;
 use super::outcome::RunOutcome;
 use super::script::ScriptAction;
-use super::timers::TimeWaitFifo;
 use super::workload::{self, Attacker, Population, interval};
 use crate::config::{RunConfig, ServerConfig};
 use crate::engine::{Scheduler, SimDuration, SimRng, SimTime, Stream, TimingWheel, stream_rng};
@@ -65,7 +64,7 @@ pub enum Event {
     Sample,
     /// A scripted scenario step.
     Script { index: u32 },
-    /// The oldest fresh TIME-WAIT entries expire (see `timers::TimeWaitFifo`).
+    /// The oldest fresh TIME-WAIT entries expire (see `time_wait_ring`).
     TimeWaitSweep,
 }
 
@@ -115,7 +114,6 @@ pub struct World<Q: Scheduler<Event> = TimingWheel<Event>> {
     pub(super) trace: Option<Vec<TraceRecord>>,
     pub(super) script: Vec<ScriptAction>,
     pub(super) traced_client: Option<SockAddr>,
-    pub(super) tw_fifo: TimeWaitFifo,
 }
 
 impl World<TimingWheel<Event>> {
@@ -207,7 +205,6 @@ impl<Q: Scheduler<Event>> World<Q> {
             trace: None,
             script: Vec::new(),
             traced_client: None,
-            tw_fifo: TimeWaitFifo::default(),
         };
         world.schedule_workload();
         world
@@ -257,8 +254,8 @@ impl<Q: Scheduler<Event>> World<Q> {
     /// None when not tracing: the lookup is only for the ladder.
     pub(super) fn state_at(&self, local: SockAddr, remote: SockAddr) -> Option<State> {
         self.trace.as_ref()?;
-        match self.conns.demux.get(&tuple(local, remote)) {
-            Some(&s) => Some(self.conns.slots[s as usize].tcb.state),
+        match self.conns.state_of(local, remote) {
+            Some(state) => Some(state),
             None if local == SERVER => Some(State::Listen),
             None => Some(State::Closed),
         }
@@ -524,11 +521,10 @@ impl<Q: Scheduler<Event>> World<Q> {
                 // a spoofed address (no host) needs no lookup to know it.
                 if self.link.fifo(paths)
                     && !matches!(origin, Some(Origin::Elsewhere))
-                    && let Some(slot) = self.conns.find(seg.src, seg.dst, hints.src_slot)
+                    && let Some(last) = self.conns.last_arrival_mut(seg.src, seg.dst, hints.src_slot)
                 {
-                    let s = &mut self.conns.slots[slot as usize];
-                    at = at.max(s.last_arrival);
-                    s.last_arrival = at;
+                    at = at.max(*last);
+                    *last = at;
                 }
                 self.queue.push(at, Event::Arrive(seg, hints))
             }
@@ -585,14 +581,7 @@ impl<Q: Scheduler<Event>> World<Q> {
     /// Connections in TIME-WAIT right now, on the server or on the clients
     /// (counted from the connections themselves, to check the gauges).
     pub fn time_wait_entries(&self, server: bool) -> u64 {
-        self.conns
-            .demux
-            .values()
-            .filter(|&&s| {
-                let t = &self.conns.slots[s as usize].tcb;
-                t.state == State::TimeWait && (t.local.ip == SERVER.ip) == server
-            })
-            .count() as u64
+        self.conns.time_wait_count(SERVER.ip, server)
     }
 
     pub fn listener(&self) -> &Listener<(u32, u32)> {
@@ -697,7 +686,7 @@ mod tests {
     }
 
     #[test]
-    fn every_fresh_time_wait_waits_in_the_fifo_not_the_queue() {
+    fn every_fresh_time_wait_waits_in_the_ring_not_the_queue_or_a_slot() {
         // Clients close first; each enters TIME-WAIT while its FIN's
         // retransmission event is still queued. 2000 connections in 2 s,
         // stopped 8 s later: all of them in TIME-WAIT.
@@ -718,7 +707,9 @@ mod tests {
         let mut world = World::new(&cfg, 1, 0);
         world.run();
         assert_eq!(world.time_wait_entries(false), 2000);
-        assert_eq!(world.tw_fifo.len(), 2000);
+        assert_eq!(world.conns.time_wait.len(), 2000);
+        // Parked: the slab holds only the connections that were alive at once.
+        assert!(world.conns.slots.len() < 200, "{} slots", world.conns.slots.len());
         // What is left in the queue: stale retransmission events, the
         // sampling tick, the sweep: none of them a TIME-WAIT timer.
         let pending: Vec<(SimTime, Event)> = std::iter::from_fn(|| world.queue.pop()).collect();

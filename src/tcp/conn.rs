@@ -13,6 +13,7 @@ use super::params::{
     TCP_TIMEWAIT_LEN, TcpParams, WINDOW, backoff, syn_backoff, syn_model_timeout_ms, tcp_time_stamp,
     tcp_timeout_min, tcp_tsval,
 };
+use super::ports::Occupant;
 use super::segment::{Flags, Segment, SockAddr};
 use super::seq::{seq_gt, seq_le, seq_lt};
 use super::state::State;
@@ -981,6 +982,87 @@ impl Tcb {
                 }
             }
         }
+    }
+}
+
+/// A TCB in TIME-WAIT with only what TIME-WAIT reads, 48 bytes: Linux's
+/// own split, where `tcp_time_wait` swaps the full socket for a small
+/// `inet_timewait_sock`. A run keeps its waiting TIME-WAITs in this form
+/// and makes the full TCB again, bit for bit, when a segment or the
+/// expiry reaches one (`Tcb::to_time_wait`, `TimeWaitTcb::to_tcb`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimeWaitTcb {
+    flags: u16,
+    ato_ms: u16,
+    iss: u32,
+    snd_una: u32,
+    snd_nxt: u32,
+    irs: u32,
+    rcv_nxt: u32,
+    ts_recent: u32,
+    srtt_us: u32,
+    rttvar_us: u32,
+    rto_ms: u32,
+    state_since: SimTime,
+}
+
+impl Tcb {
+    /// The compact form of a TIME-WAIT that only waits for its timer (no
+    /// delayed ACK owed, nothing retransmitting); None for any other TCB.
+    pub fn to_time_wait(&self) -> Option<TimeWaitTcb> {
+        let waiting = self.state == State::TimeWait
+            && self.timer == TimerKind::TimeWait
+            && self.retransmits == 0
+            && self.close_cause.is_none()
+            && self.delack_at == SimTime::MAX;
+        waiting.then_some(TimeWaitTcb {
+            flags: self.flags,
+            ato_ms: self.ato_ms,
+            iss: self.iss,
+            snd_una: self.snd_una,
+            snd_nxt: self.snd_nxt,
+            irs: self.irs,
+            rcv_nxt: self.rcv_nxt,
+            ts_recent: self.ts_recent,
+            srtt_us: self.srtt_us,
+            rttvar_us: self.rttvar_us,
+            rto_ms: self.rto_ms,
+            state_since: self.state_since,
+        })
+    }
+}
+
+impl TimeWaitTcb {
+    /// The full TCB again: the 4-tuple and the TIME-WAIT deadline are
+    /// kept beside the compact form, not in it.
+    pub fn to_tcb(&self, local: SockAddr, remote: SockAddr, deadline: SimTime) -> Tcb {
+        Tcb {
+            local,
+            remote,
+            state: State::TimeWait,
+            timer: TimerKind::TimeWait,
+            retransmits: 0,
+            flags: self.flags,
+            iss: self.iss,
+            snd_una: self.snd_una,
+            snd_nxt: self.snd_nxt,
+            irs: self.irs,
+            rcv_nxt: self.rcv_nxt,
+            ts_recent: self.ts_recent,
+            srtt_us: self.srtt_us,
+            rttvar_us: self.rttvar_us,
+            rto_ms: self.rto_ms,
+            deadline,
+            state_since: self.state_since,
+            close_cause: None,
+            ato_ms: self.ato_ms,
+            delack_at: SimTime::MAX,
+        }
+    }
+
+    /// What the port search sees (`tcp_twsk_unique` reads these).
+    pub fn occupant(&self) -> Occupant {
+        Occupant::TimeWait { since: self.state_since, ts_recent: self.ts_recent, snd_nxt: self.snd_nxt }
     }
 }
 

@@ -17,7 +17,7 @@ pub mod state;
 pub mod time_wait;
 pub mod timer_wheel;
 
-pub use conn::{CloseCause, Disposition, Tcb, TimerKind, reset_for};
+pub use conn::{CloseCause, Disposition, Tcb, TimeWaitTcb, TimerKind, reset_for};
 pub use listener::{Listener, ListenerConfig, ListenerCounters, RequestOutcome, SynVerdict};
 pub use metrics::TcpMetrics;
 pub use params::{SynCookies, TcpParams, TwReuse};

@@ -16,6 +16,25 @@ use rand::RngExt;
 
 const PERTURB_SHIFT: u32 = 16;
 
+/// What holds a local address toward a remote, as the port search sees it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Occupant {
+    /// A connection in any state but TIME-WAIT.
+    Busy,
+    /// A TIME-WAIT: when it began, its TS.Recent and its SND.NXT.
+    TimeWait { since: SimTime, ts_recent: u32, snd_nxt: u32 },
+}
+
+impl Occupant {
+    pub fn of(tcb: &Tcb) -> Occupant {
+        if tcb.state == State::TimeWait {
+            Occupant::TimeWait { since: tcb.state_since, ts_recent: tcb.ts_recent, snd_nxt: tcb.snd_nxt }
+        } else {
+            Occupant::Busy
+        }
+    }
+}
+
 /// The outcome of a port search.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum PortChoice {
@@ -59,12 +78,13 @@ impl Ports {
     /// clock strictly past the entry's start plus `tcp_tw_reuse_delay`
     /// (`time_after32(tcp_clock_ms(), tw_entry_stamp + delay)`, Linux
     /// 6.13 and later).
-    fn reusable(&self, now: SimTime, tw: &Tcb) -> bool {
+    fn reusable(&self, now: SimTime, occupant: &Occupant) -> bool {
+        let Occupant::TimeWait { since, ts_recent, .. } = *occupant else { return false };
         let ms = |ns: u64| ns / 1_000_000;
         self.tw_reuse == TwReuse::On
             && self.timestamps
-            && tw.ts_recent != 0
-            && ms(now.as_nanos()) > ms(tw.state_since.as_nanos()) + ms(self.reuse_delay.as_nanos())
+            && ts_recent != 0
+            && ms(now.as_nanos()) > ms(since.as_nanos()) + ms(self.reuse_delay.as_nanos())
     }
 
     /// `skip[c]`: the pass over ports of class c (even or odd offsets from
@@ -116,14 +136,14 @@ impl Ports {
     /// a parity class that is full, when no TIME-WAIT can be reused, is
     /// known to hold nothing without walking it (Linux walks it, one port at
     /// a time, to the same answer).
-    pub fn choose<'a>(
+    pub fn choose(
         &mut self,
         now: SimTime,
         ip: u32,
         remote: SockAddr,
         in_use: [u32; 2],
         rng: &mut SimRng,
-        lookup: impl Fn(SockAddr) -> Option<&'a Tcb>,
+        lookup: impl Fn(SockAddr) -> Option<Occupant>,
     ) -> PortChoice {
         let no_reuse = self.tw_reuse != TwReuse::On;
         let class_size = [self.remaining.div_ceil(2), self.remaining / 2];
@@ -131,7 +151,10 @@ impl Ports {
         let used = |class: usize| in_use[class ^ low_parity];
         let skip = [no_reuse && used(0) >= class_size[0], no_reuse && used(1) >= class_size[1]];
         let (choice, i) = self.scan(ip, remote, skip, |local| {
-            lookup(local).map(|t| (t.state == State::TimeWait && self.reusable(now, t)).then_some(t.snd_nxt))
+            lookup(local).map(|o| match o {
+                Occupant::TimeWait { snd_nxt, .. } if self.reusable(now, &o) => Some(snd_nxt),
+                _ => None,
+            })
         });
         if choice != PortChoice::Exhausted {
             let h = Self::hash(ip, remote);
@@ -172,7 +195,7 @@ mod tests {
         let mut out = Vec::new();
         for _ in 0..10 {
             let PortChoice::Free(port) =
-                ports.choose(SimTime::ZERO, 7, SERVER, [0, 0], &mut rng, |l| used.get(&l))
+                ports.choose(SimTime::ZERO, 7, SERVER, [0, 0], &mut rng, |l| used.get(&l).map(Occupant::of))
             else {
                 panic!("ran out early")
             };
@@ -182,7 +205,7 @@ mod tests {
             assert!(used.insert(local, tcb).is_none(), "port {port} given twice");
         }
         assert_eq!(
-            ports.choose(SimTime::ZERO, 7, SERVER, [0, 0], &mut rng, |l| used.get(&l)),
+            ports.choose(SimTime::ZERO, 7, SERVER, [0, 0], &mut rng, |l| used.get(&l).map(Occupant::of)),
             PortChoice::Exhausted
         );
     }
@@ -198,19 +221,26 @@ mod tests {
         for (delay, last_refused) in [(1000, 6_250), (1, 5_251), (60_000, 65_250)] {
             let ports = Ports::new([40000, 40001], TwReuse::On, SimDuration::from_millis(delay), true);
             // `time_after32`: strictly after entry + delay, in whole milliseconds.
-            assert!(!ports.reusable(ms(last_refused), &tw), "delay {delay} at {last_refused} ms");
-            assert!(!ports.reusable(SimTime(ms(last_refused).0 + 999_999), &tw));
-            assert!(ports.reusable(ms(last_refused + 1), &tw), "delay {delay} at {} ms", last_refused + 1);
+            assert!(
+                !ports.reusable(ms(last_refused), &Occupant::of(&tw)),
+                "delay {delay} at {last_refused} ms"
+            );
+            assert!(!ports.reusable(SimTime(ms(last_refused).0 + 999_999), &Occupant::of(&tw)));
+            assert!(
+                ports.reusable(ms(last_refused + 1), &Occupant::of(&tw)),
+                "delay {delay} at {} ms",
+                last_refused + 1
+            );
         }
         // The older rule took this one over at 6.0 s (an earlier second).
         let ports = Ports::new([40000, 40001], TwReuse::On, SimDuration::from_millis(1000), true);
-        assert!(!ports.reusable(ms(6_000), &tw));
+        assert!(!ports.reusable(ms(6_000), &Occupant::of(&tw)));
         // No timestamps seen, or reuse off: never.
         tw.ts_recent = 0;
-        assert!(!ports.reusable(ms(20_000), &tw));
+        assert!(!ports.reusable(ms(20_000), &Occupant::of(&tw)));
         tw.ts_recent = 77;
         let off = Ports::new([40000, 40001], TwReuse::Off, SimDuration::from_millis(1), true);
-        assert!(!off.reusable(ms(20_000), &tw));
+        assert!(!off.reusable(ms(20_000), &Occupant::of(&tw)));
     }
 
     #[test]

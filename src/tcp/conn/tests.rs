@@ -631,3 +631,27 @@ fn a_tcb_stays_small() {
     // Connections live by the million: keep the block compact.
     assert!(std::mem::size_of::<Tcb>() <= 80, "{}", std::mem::size_of::<Tcb>());
 }
+
+#[test]
+fn a_waiting_time_wait_round_trips_through_its_compact_form() {
+    let (tw, server_fin) = time_wait();
+    let compact = tw.to_time_wait().expect("a TIME-WAIT waiting for its timer");
+    let deadline = tw.poll_timeout().unwrap();
+    assert_eq!(compact.to_tcb(tw.local, tw.remote, deadline), tw, "bit for bit");
+    assert!(std::mem::size_of::<TimeWaitTcb>() <= 48, "{}", std::mem::size_of::<TimeWaitTcb>());
+    // The restored one behaves as the original: it ACKs a retransmitted FIN.
+    let (mut a, mut b) = (tw.clone(), compact.to_tcb(tw.local, tw.remote, deadline));
+    let (mut out_a, mut out_b) = (Vec::new(), Vec::new());
+    a.handle_segment(t(5_000), &server_fin, &p(), &mut out_a);
+    b.handle_segment(t(5_000), &server_fin, &p(), &mut out_b);
+    assert_eq!((a, out_a), (b, out_b));
+}
+
+#[test]
+fn only_a_time_wait_that_just_waits_has_a_compact_form() {
+    let (client, server) = established();
+    assert!(client.to_time_wait().is_none() && server.to_time_wait().is_none());
+    let (mut tw, _) = time_wait();
+    tw.close_with(t(6_000), CloseCause::Assassinated);
+    assert!(tw.to_time_wait().is_none(), "closed");
+}
