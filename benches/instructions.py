@@ -11,7 +11,7 @@ instruction count callgrind prints at exit ("Collected : N", the whole
 process: start-up and the config parse are a few million, under 0.1 % of a
 workload) and the run's event count from the part's JSON, and prints
 instructions per event and per connection. Under callgrind a workload runs
-about 50 times slower: the whole suite takes about 10 minutes on one core.
+about 50 times slower: the whole suite took 4 minutes on one core (2026-12-02).
 Needs valgrind (apt-get install valgrind).
 """
 
@@ -24,8 +24,12 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-WORKLOADS = ["flood-no-cookies", "flood-cookies", "half-open-flood", "connect-flood", "legit-lossy",
-             "time-wait-heavy"]
+
+
+def workloads(synsim):
+    """The suite's names, from `synsim bench --list` (name TAB what per line)."""
+    r = subprocess.run([str(synsim), "bench", "--list"], capture_output=True, text=True, timeout=60, check=True)
+    return [line.split("\t")[0] for line in r.stdout.splitlines() if line.strip()]
 
 
 def measure(synsim, name):
@@ -50,14 +54,14 @@ def measure(synsim, name):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--synsim", type=Path, default=REPO / "target" / "release" / "synsim")
-    ap.add_argument("--workloads", help="comma-separated names (default: all six)")
+    ap.add_argument("--workloads", help="comma-separated names (default: all of `synsim bench --list`)")
     ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = ap.parse_args()
     if not shutil.which("valgrind"):
         raise SystemExit("valgrind not found (apt-get install valgrind)")
     if not args.synsim.exists():
         raise SystemExit(f"{args.synsim} not found (cargo build --release)")
-    names = args.workloads.split(",") if args.workloads else WORKLOADS
+    names = args.workloads.split(",") if args.workloads else workloads(args.synsim)
     results = {}
     for name in names:
         results[name] = measure(args.synsim, name)

@@ -112,6 +112,9 @@ pub struct BenchArgs {
     /// Run one measurement in this process (used by bench itself).
     #[arg(long, hide = true)]
     pub part: Option<String>,
+    /// Print the workload suite's names, one per line, and exit.
+    #[arg(long)]
+    pub list: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,6 +158,13 @@ pub struct TraceArgs {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Trace(args)) => trace(args),
+        Some(Command::Bench(args)) if args.list => {
+            let mut out = std::io::stdout().lock();
+            for (name, what, _) in crate::bench::WORKLOADS {
+                writeln!(out, "{name}\t{what}")?;
+            }
+            Ok(())
+        }
         Some(Command::Bench(args)) => match args.part {
             Some(part) => {
                 let line = crate::bench::part(&part)?;
