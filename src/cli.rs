@@ -153,6 +153,18 @@ pub struct TraceArgs {
     /// their times.
     #[arg(long, value_name = "DURATION", value_parser = crate::engine::time::parse_duration)]
     pub delay: Option<SimDuration>,
+    /// Fire TCP's timers on the kernel's timer wheel at this CONFIG_HZ
+    /// (100, 250, 300 or 1000), as studies do, instead of the trace's
+    /// exact timers (0), e.g. to set a trace beside a real kernel's capture.
+    #[arg(long, value_name = "HZ", value_parser = parse_hz)]
+    pub hz: Option<u32>,
+}
+
+fn parse_hz(text: &str) -> std::result::Result<u32, String> {
+    let allowed = crate::tcp::timer_wheel::HZ_CHOICES;
+    text.parse::<u32>().ok().filter(|hz| allowed.contains(hz)).ok_or_else(|| {
+        format!("--hz takes 0 (exact timers), 100, 250, 300 or 1000 (the kernel's CONFIG_HZ choices), not `{text}`")
+    })
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -286,6 +298,9 @@ fn trace(args: TraceArgs) -> Result<()> {
     };
     if let Some(delay) = args.delay {
         setup.config.network.delay = crate::net::DelaySpec::Fixed(delay);
+    }
+    if let Some(hz) = args.hz {
+        setup.config.hz = hz;
     }
     let t = scenarios::run(setup, &rules, args.seed);
     // Options that would silently do nothing.

@@ -311,3 +311,35 @@ fn no_two_svg_labels_overlap_and_every_loss_has_a_cross_and_its_reason() {
         }
     }
 }
+
+#[test]
+fn trace_hz_puts_the_timers_on_the_kernel_timer_wheel() {
+    let fin_times = |hz: &str| -> Vec<String> {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_synsim"))
+            .args(["trace", "lost-fin-forever", "--delay", "25us", "--hz", hz])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains("timer]"))
+            .take(3)
+            .map(|l| l.split_whitespace().next().unwrap().to_string())
+            .collect()
+    };
+    // close() at 0.500050; exact timers: the probe 200 ms later (2 x SRTT
+    // + 200 ms), then the RTO of 201 ms, doubling. At HZ 250 they fire on
+    // jiffy ticks, 208 ms apart (the kernel's gaps: 0.205 and 0.208 s,
+    // validation/kernel/fincheck.py).
+    assert_eq!(fin_times("0"), ["0.700052", "0.901052", "1.303052"]);
+    assert_eq!(fin_times("250"), ["0.708000", "0.916000", "1.344000"]);
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_synsim"))
+        .args(["trace", "lost-fin-forever", "--hz", "200"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("--hz takes 0 (exact timers), 100, 250, 300 or 1000")
+    );
+}
