@@ -161,9 +161,9 @@ pub struct TraceArgs {
 }
 
 fn parse_hz(text: &str) -> std::result::Result<u32, String> {
-    let allowed = crate::tcp::timer_wheel::HZ_CHOICES;
-    text.parse::<u32>().ok().filter(|hz| allowed.contains(hz)).ok_or_else(|| {
-        format!("--hz takes 0 (exact timers), 100, 250, 300 or 1000 (the kernel's CONFIG_HZ choices), not `{text}`")
+    use crate::tcp::timer_wheel::{HZ_CHOICES, HZ_CHOICES_IN_WORDS};
+    text.parse::<u32>().ok().filter(|hz| HZ_CHOICES.contains(hz)).ok_or_else(|| {
+        format!("--hz takes {HZ_CHOICES_IN_WORDS} (the kernel's CONFIG_HZ choices), not `{text}`")
     })
 }
 

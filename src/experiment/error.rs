@@ -196,7 +196,7 @@ fn sysctl_prefix_hint(key: &str, message: &str) -> String {
 /// type (`hosts` is a u64 but must be from 1 to 80000000). Patterns use `*`
 /// for a population's name.
 const ALLOWED: [(&str, &str); 19] = [
-    ("hz", "0 (exact timers), 100, 250, 300 or 1000"),
+    ("hz", crate::tcp::timer_wheel::HZ_CHOICES_IN_WORDS),
     ("clients.*.hosts", "an integer from 1 to 80000000"),
     ("clients.*.concurrency", "an integer from 1 to 100000000"),
     ("clients.*.rate", "a number of connections per second >= 0"),

@@ -43,7 +43,10 @@ pub fn check(c: &RunConfig) -> Check {
         return fail("bin", "must be longer than 0s");
     }
     if !crate::tcp::timer_wheel::HZ_CHOICES.contains(&c.hz) {
-        return fail("hz", format!("must be 0 (exact timers), 100, 250, 300 or 1000 (got {})", c.hz));
+        return fail(
+            "hz",
+            format!("must be {} (got {})", crate::tcp::timer_wheel::HZ_CHOICES_IN_WORDS, c.hz),
+        );
     }
     if c.clients.is_empty() && c.attackers.is_empty() {
         return fail("clients", "an experiment needs at least one [clients.NAME] or [attackers.NAME] table");

@@ -252,8 +252,17 @@ impl Conns {
         if value & PARKED == 0 {
             return None;
         }
-        let entry = self.time_wait.get(value & !PARKED);
-        match &entry.1 {
+        match &self.time_wait.get(value & !PARKED).1 {
+            Waiting::Parked(p) => Some(p),
+            Waiting::Slot { .. } => unreachable!("the map names a restored entry as parked"),
+        }
+    }
+
+    fn parked_mut(&mut self, value: u32) -> Option<&mut Parked> {
+        if value & PARKED == 0 {
+            return None;
+        }
+        match &mut self.time_wait.get_mut(value & !PARKED).1 {
             Waiting::Parked(p) => Some(p),
             Waiting::Slot { .. } => unreachable!("the map names a restored entry as parked"),
         }
@@ -320,7 +329,7 @@ impl Conns {
 
     /// What holds `local` toward `remote`, for the port search.
     pub fn occupant(&self, local: SockAddr, remote: SockAddr) -> Option<Occupant> {
-        let value = *self.demux.get(&tuple(local, remote))?;
+        let value = self.entry(local, remote, 0)?;
         Some(
             self.parked(value)
                 .map_or_else(|| Occupant::of(&self.slots[value as usize].tcb), |p| p.tcb.occupant()),
@@ -332,10 +341,7 @@ impl Conns {
     pub fn last_arrival_mut(&mut self, local: SockAddr, remote: SockAddr, hint: u32) -> Option<&mut SimTime> {
         let value = self.entry(local, remote, hint)?;
         if value & PARKED != 0 {
-            return match &mut self.time_wait.get_mut(value & !PARKED).1 {
-                Waiting::Parked(p) => Some(&mut p.last_arrival),
-                Waiting::Slot { .. } => unreachable!("the map names a restored entry as parked"),
-            };
+            return self.parked_mut(value).map(|p| &mut p.last_arrival);
         }
         Some(&mut self.slots[value as usize].last_arrival)
     }

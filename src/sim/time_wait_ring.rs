@@ -53,6 +53,7 @@ pub const ENTRY_BYTES: usize = std::mem::size_of::<(SimTime, Waiting)>();
 /// position.
 #[derive(Default)]
 pub(super) struct TimeWaitRing {
+    /// Never a passed chunk: with nothing in the ring there is none.
     chunks: VecDeque<Vec<(SimTime, Waiting)>>,
     /// Position of the head in the first chunk.
     head: usize,
@@ -72,7 +73,7 @@ impl TimeWaitRing {
     }
 
     fn back(&self) -> Option<SimTime> {
-        self.chunks.back().and_then(|c| c.last()).map(|e| e.0).filter(|_| self.len > 0)
+        self.chunks.back().and_then(|c| c.last()).map(|e| e.0)
     }
 
     /// Adds a timer; returns its id, and true when the ring was empty (a
@@ -93,7 +94,7 @@ impl TimeWaitRing {
     /// The head if it is due by `now` (taken out), or Err(when the head is
     /// due) / Err(None) when empty.
     pub fn pop_due(&mut self, now: SimTime) -> Result<(SimTime, Waiting), Option<SimTime>> {
-        let front = self.chunks.front_mut().filter(|_| self.len > 0).ok_or(None)?;
+        let front = self.chunks.front_mut().ok_or(None)?;
         let at = front[self.head].0;
         if at > now {
             return Err(Some(at));
@@ -103,7 +104,8 @@ impl TimeWaitRing {
         self.head += 1;
         self.head_id = self.head_id.wrapping_add(1) & ID_MASK;
         self.len -= 1;
-        if self.head == front.len() && (self.head == CHUNK || self.len == 0) {
+        // Passed: a full chunk, or the last one (the ring is empty then).
+        if self.head == front.len() {
             let mut done = self.chunks.pop_front().expect("the front chunk");
             done.clear();
             self.spare = Some(done);

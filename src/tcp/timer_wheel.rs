@@ -32,6 +32,8 @@ use crate::engine::{SimDuration, SimTime};
 
 /// The CONFIG_HZ values a kernel can be built with, and 0 for exact timers.
 pub const HZ_CHOICES: [u32; 5] = [0, 100, 250, 300, 1000];
+/// `HZ_CHOICES` in the user's words, for error messages.
+pub const HZ_CHOICES_IN_WORDS: &str = "0 (exact timers), 100, 250, 300 or 1000";
 /// CONFIG_HZ of Debian's and Ubuntu's kernels (and of the testbed).
 pub const DEFAULT_HZ: u32 = 250;
 
