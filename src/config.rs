@@ -63,6 +63,13 @@ pub struct NetworkConfig {
     /// than the one its connection sent before it.
     #[serde(default)]
     pub reorder: bool,
+    /// The time a host takes to put one segment on the wire (a NIC's
+    /// transmit queue, or a kernel's per-packet send cost). A host sends
+    /// one segment at a time, in the order it sent them: a burst (a timer
+    /// tick's retransmissions) reaches the far end spread out and in
+    /// order, across all of the host's connections. None: no such cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transmission_time: Option<DelaySpec>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -29,6 +29,8 @@ pub enum Stream {
     Secrets = 7,
     /// The server application's service times.
     Service = 8,
+    /// Per-segment transmission times (`[network] transmission_time`).
+    Transmission = 9,
 }
 
 /// SplitMix64's finaliser: a bijective 64-bit mixer.

@@ -236,6 +236,10 @@ fn delays_losses_profiles_and_rates_list_their_forms() {
             "unknown kind `gamma` (allowed: constant, uniform",
         ),
         ("[network]\ndelay = 10", "a delay is written as a duration like \"10ms\""),
+        (
+            "[network]\ntransmission_time = \"-5us\"",
+            "x.toml:13:21: network.transmission_time: `-5us` is not a delay",
+        ),
         ("[network]\nloss = \"x\"", "loss is written as a probability from 0 to 1"),
         (
             "[network]\nloss = { model = \"gilbert\" }",

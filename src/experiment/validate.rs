@@ -53,6 +53,9 @@ pub fn check(c: &RunConfig) -> Check {
     }
     c.network.delay.validate().or_else(|m| fail("network.delay", m))?;
     c.network.loss.validate().or_else(|m| fail("network.loss", m))?;
+    if let Some(t) = &c.network.transmission_time {
+        t.validate().or_else(|m| fail("network.transmission_time", m))?;
+    }
     directions("network", &c.network.client_to_server, &c.network.server_to_client)?;
     let own = c.clients.iter().map(|(n, p)| (format!("clients.{n}"), &p.network, false));
     let own = own.chain(

@@ -7,8 +7,9 @@
 
 use super::{DelaySampler, DelaySpec, Direction, DropRule, DropRules, LossChannel, LossSpec, RuleAction};
 use crate::config::ResolvedPaths;
-use crate::engine::{SimDuration, SimRng};
+use crate::engine::{SimDuration, SimRng, SimTime};
 use crate::tcp::Segment;
+use rustc_hash::FxHashMap;
 
 /// What the link does with a segment.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -48,6 +49,16 @@ pub struct Link {
     rules: DropRules,
     rng_loss: SimRng,
     rng_delay: SimRng,
+    transmitter: Option<Transmitter>,
+}
+
+/// `[network] transmission_time`: every host sends one segment at a time.
+struct Transmitter {
+    time: DelaySampler,
+    rng: SimRng,
+    /// When each sending address's last segment has left it. An entry per
+    /// address that ever sent (the option is for testbed-sized runs).
+    busy_until: FxHashMap<u32, SimTime>,
 }
 
 impl Paths {
@@ -75,7 +86,25 @@ impl Link {
             rules: DropRules::default(),
             rng_loss,
             rng_delay,
+            transmitter: None,
         }
+    }
+
+    /// Hosts take `time` to put each segment on the wire, one at a time.
+    pub fn set_transmission_time(&mut self, time: &DelaySpec, rng: SimRng) {
+        self.transmitter = Some(Transmitter { time: time.sampler(), rng, busy_until: FxHashMap::default() });
+    }
+
+    /// When a segment that host `src` hands to its NIC at `now` has left
+    /// it: behind the host's earlier segments, plus its own transmission
+    /// time. `now` when hosts have no transmission time. Every segment
+    /// counts, even one the path will lose (it was sent).
+    pub fn departure(&mut self, src: u32, now: SimTime) -> SimTime {
+        let Some(t) = self.transmitter.as_mut() else { return now };
+        let busy = t.busy_until.entry(src).or_insert(now);
+        let left = (*busy).max(now) + t.time.sample(&mut t.rng);
+        *busy = left;
+        left
     }
 
     /// Adds one population's own paths; `shared_loss`: its segments are
@@ -262,5 +291,38 @@ mod tests {
         let reordering = l.add_paths(own(jitter, LossSpec::default(), true, false));
         assert!(!l.fifo(0) && l.fifo(mobile) && !l.fifo(reordering));
         assert!(l.any_fifo());
+    }
+
+    #[test]
+    fn a_host_sends_one_segment_at_a_time_in_order() {
+        let mut l = link(LossSpec::default());
+        let t0 = SimTime::ZERO + SimDuration::from_secs(1);
+        assert_eq!(l.departure(1, t0), t0, "no transmission time: a segment leaves when sent");
+        let us = SimDuration::from_micros;
+        l.set_transmission_time(&DelaySpec::Fixed(us(10)), stream_rng(1, 0, Stream::Transmission));
+        // A burst of three at one instant leaves 10, 20, 30 us later.
+        let burst: Vec<_> = (0..3).map(|_| l.departure(1, t0)).collect();
+        assert_eq!(burst, vec![t0 + us(10), t0 + us(20), t0 + us(30)]);
+        // Another host is not behind host 1.
+        assert_eq!(l.departure(2, t0), t0 + us(10));
+        // Host 1 is busy until t0 + 30 us; once idle, a segment waits only its own time.
+        assert_eq!(l.departure(1, t0 + us(25)), t0 + us(40));
+        assert_eq!(l.departure(1, t0 + us(100)), t0 + us(110));
+    }
+
+    #[test]
+    fn a_drawn_transmission_time_still_keeps_the_host_order() {
+        let mut l = link(LossSpec::default());
+        let mean = SimDuration::from_micros(12);
+        l.set_transmission_time(
+            &DelaySpec::Dist(crate::net::DelayDist::Exponential { mean }),
+            stream_rng(7, 0, Stream::Transmission),
+        );
+        let t0 = SimTime::ZERO;
+        let left: Vec<_> = (0..1000).map(|_| l.departure(9, t0)).collect();
+        assert!(left.windows(2).all(|w| w[0] <= w[1]), "departures in send order");
+        // 1000 exponential draws: the burst takes 1000 x 12 us within 10 % (3 sigma).
+        let span = left[999].as_nanos() as f64 / 1e3;
+        assert!((span / 12_000.0 - 1.0).abs() < 0.10, "burst of 1000 took {span} us");
     }
 }

@@ -164,6 +164,9 @@ impl<Q: Scheduler<Event>> World<Q> {
             stream_rng(seed, run, Stream::Loss),
             stream_rng(seed, run, Stream::Delay),
         );
+        if let Some(t) = &cfg.network.transmission_time {
+            link.set_transmission_time(t, stream_rng(seed, run, Stream::Transmission));
+        }
         for (pop, c) in pops.iter_mut().zip(cfg.clients.values()) {
             if let Some(n) = &c.network {
                 pop.paths = link.add_paths(cfg.network.for_population(n));
@@ -484,6 +487,7 @@ impl<Q: Scheduler<Event>> World<Q> {
         }
         let state = self.state_at(seg.src, seg.dst);
         self.record(from, RecordKind::Sent, Some(seg), (state, state), "");
+        let departed = self.link.departure(seg.src.ip, self.now);
         let far_end = if direction == Direction::ClientToServer { seg.src.ip } else { seg.dst.ip };
         // Only looked up when something depends on it.
         let origin = (self.fifo_paths || self.link.has_population_paths()).then(|| self.plan.origin(far_end));
@@ -514,7 +518,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                     self.metrics.counters.segments_to_nobody += 1;
                     return;
                 }
-                let mut at = self.now + delay;
+                let mut at = departed + delay;
                 // A FIFO path: no earlier than the flow's previous segment
                 // (equal times keep send order). Segments of no connection
                 // (spoofed SYNs, RSTs to strays) have no flow to keep, and
@@ -605,6 +609,33 @@ mod tests {
     fn events_stay_within_48_bytes() {
         // Events are small and Copy: the queue moves millions of them.
         assert!(std::mem::size_of::<Event>() <= 48, "{}", std::mem::size_of::<Event>());
+    }
+
+    #[test]
+    fn each_segment_waits_its_hosts_transmission_time() {
+        // 5 ms each way; with a 1 ms transmission time the SYN and the
+        // SYN-ACK each leave their host 1 ms later: connect() takes 12 ms.
+        let run = |tx: &str| {
+            let cfg: RunConfig = toml::from_str(&format!(
+                r#"
+                duration = "5s"
+                [network]
+                delay = "5ms"
+                {tx}
+                [clients.web]
+                hosts = 1
+                rate = 20
+                "#
+            ))
+            .unwrap();
+            let out = World::new(&cfg, 5, 0).run();
+            assert!(out.connect_time.count() > 50);
+            out.connect_time.quantile_ms(0.5)
+        };
+        let plain = run("");
+        let sent_one_at_a_time = run(r#"transmission_time = "1ms""#);
+        assert!((plain - 10.0).abs() < 0.3, "{plain}");
+        assert!((sent_one_at_a_time - 12.0).abs() < 0.3, "{sent_one_at_a_time}");
     }
 
     #[test]
