@@ -462,6 +462,16 @@ fn spread_note(results: &Results) -> String {
     }
 }
 
+/// A headline chart's spread note: with one replicate, the success ratio's
+/// bars are batch means within each run (`metric_estimate`).
+fn headline_note(note: &str, results: &Results, metric: &str) -> String {
+    if results.manifest.replicates == 1 && metric == "legit_success_ratio" {
+        format!("{note}, 95 % CI from batch means")
+    } else {
+        note.to_string()
+    }
+}
+
 /// Every chart of a study into `dir/charts/`.
 pub fn draw_all(results: &Results, dir: &Path) -> Result<Vec<Chart>> {
     let charts_dir = dir.join("charts");
@@ -502,7 +512,7 @@ pub fn draw_all(results: &Results, dir: &Path) -> Result<Vec<Chart>> {
                 let spec = ChartSpec {
                     title: &full_title,
                     x_label: &x_title,
-                    y_label: &format!("{unit} ({note})"),
+                    y_label: &format!("{unit} ({})", headline_note(&note, results, metric)),
                     x: x_axis.clone(),
                     spread: Spread::Bars,
                 };

@@ -249,8 +249,12 @@ fn build(results: &Results, charts: &[Chart]) -> Vec<Block> {
          rounded to two significant digits of the half-width; replicate r of every point uses the same random \
          streams, so strategies meet the same arrivals and losses."
     } else {
-        "One replicate: each cell is the value of a single run, with no confidence interval, and ranks \
-         compare single values (use replicates >= 2, better 5 or more, to rank with confidence)."
+        "One replicate: each cell is the value of a single run. The success ratio has a 95 % interval from \
+         batch means within the run where the run allows one: its measured window cut into 40, 20 or 10 \
+         consecutive batches by attempt start (the most whose success ratios have a lag-1 autocorrelation of \
+         at most 0.2), Student t over the batches; a value without ± had no such batches. Other cells have no \
+         interval, and ranks compare them as single values (use replicates >= 2, better 5 or more, to rank \
+         with confidence)."
     };
     doc.push(Block::Para(format!(
         "{} ({} × {}), seed {}, synsim {}. Reproduce with {}.{shard} {cells}",
@@ -544,7 +548,7 @@ mod tests {
     }
 
     fn est(mean: f64, half_width: f64, n: usize) -> Estimate {
-        Estimate { mean, half_width, n }
+        Estimate { mean, half_width, n, batches: 0 }
     }
 
     #[test]

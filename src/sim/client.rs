@@ -61,7 +61,7 @@ impl<Q: Scheduler<Event>> World<Q> {
         let now = self.now;
         let measured = self.metrics.measuring;
         if measured {
-            self.metrics.counters.legit_attempts += 1;
+            self.metrics.attempt_started(now, self.bin);
         }
         self.metrics.counters.client_active_opens += 1;
         let ip = self.pops[pop as usize].base + host;

@@ -247,7 +247,7 @@ pub struct Series {
     pub rows: Vec<(f64, Vec<f64>)>,
 }
 
-pub const SERIES_COLUMNS: [&str; 10] = [
+pub const SERIES_COLUMNS: [&str; 12] = [
     "time_wait_client",
     "time_wait_server",
     "syn_recv",
@@ -258,7 +258,15 @@ pub const SERIES_COLUMNS: [&str; 10] = [
     "legit_attempts_per_s",
     "time_wait_assassinated_client_per_s",
     "time_wait_assassinated_server_per_s",
+    // By attempt, not by event: measured connect()s started in the bin, and
+    // how many of those were ever established (filled in at the run's end).
+    // Batch means of the success ratio within one run read these.
+    "legit_attempts_started",
+    "legit_established_of_started",
 ];
+
+/// Where `legit_attempts_started` sits in a series row.
+const BY_START_COLUMN: usize = 10;
 
 /// Everything a run measures while it runs.
 ///
@@ -288,6 +296,9 @@ pub(super) struct Metrics {
     listener_at_warmup: ListenerCounters,
     /// Snapshots at the start of the drain (None: no drain).
     at_measure_end: Option<(Counters, ListenerCounters)>,
+    /// Per bin of attempt start: measured attempts, and how many of them
+    /// were established.
+    by_start: Vec<[u64; 2]>,
 }
 
 impl Metrics {
@@ -311,7 +322,41 @@ impl Metrics {
             at_warmup: Counters::default(),
             listener_at_warmup: ListenerCounters::default(),
             at_measure_end: None,
+            by_start: Vec::new(),
         }
+    }
+
+    /// A measured connect() at `now`.
+    pub fn attempt_started(&mut self, now: SimTime, bin: SimDuration) {
+        self.counters.legit_attempts += 1;
+        self.by_start_bin(now, bin)[0] += 1;
+    }
+
+    /// A measured attempt that started at `started` is established.
+    pub fn attempt_established(&mut self, started: SimTime, now: SimTime, bin: SimDuration) {
+        self.counters.legit_established += 1;
+        self.connect_time.record(now - started);
+        self.by_start_bin(started, bin)[1] += 1;
+    }
+
+    fn by_start_bin(&mut self, at: SimTime, bin: SimDuration) -> &mut [u64; 2] {
+        let i = (at.as_nanos() / bin.as_nanos().max(1)) as usize;
+        if self.by_start.len() <= i {
+            self.by_start.resize(i + 1, [0; 2]);
+        }
+        &mut self.by_start[i]
+    }
+
+    /// The series as the run ends: each row's by-attempt columns filled
+    /// in, now that every outcome is known (row i is bin i).
+    pub fn final_series(&self) -> Series {
+        let mut series = self.series.clone();
+        for (i, (_, row)) in series.rows.iter_mut().enumerate() {
+            let [attempts, established] = self.by_start.get(i).copied().unwrap_or_default();
+            row[BY_START_COLUMN] = attempts as f64;
+            row[BY_START_COLUMN + 1] = established as f64;
+        }
+        series
     }
 
     /// The warm-up ends at `now`: gauges start measuring, the counters
@@ -395,6 +440,7 @@ impl Metrics {
             accept_queue as f64,
         ];
         row.extend(c.iter().zip(&b).map(|(now, start)| (now - start) as f64 / secs));
+        row.extend([0.0, 0.0]); // by attempt: `final_series` fills them in
         // Every nstat counter's increase over the bin, as `nstat` prints it.
         let nstat = super::outcome::nstat(&self.counters, listener);
         for (i, (_, v)) in nstat.iter().enumerate() {

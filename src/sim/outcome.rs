@@ -59,7 +59,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             syn_recv: self.metrics.syn_recv.stats(end),
             accept_queue: self.metrics.accept_queue.stats(end),
             ingress_queue: self.metrics.ingress.stats(end),
-            series: self.metrics.series.clone(),
+            series: self.metrics.final_series(),
             events: self.events,
             sim_end: end,
             measured_from: self.warmup,

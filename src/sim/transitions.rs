@@ -60,8 +60,7 @@ impl<Q: Scheduler<Event>> World<Q> {
                         *established = true;
                     }
                     if measured {
-                        self.metrics.counters.legit_established += 1;
-                        self.metrics.connect_time.record(now - started);
+                        self.metrics.attempt_established(started, now, self.bin);
                     }
                     let generation = self.conns.slots[slot as usize].generation;
                     let bytes = self.pops[pop as usize].request_bytes;

@@ -612,6 +612,43 @@ mod tests {
     }
 
     #[test]
+    fn outcomes_are_binned_by_attempt_start_and_add_up_to_the_counters() {
+        // 20 % loss: many connections establish one or more SYN timeouts
+        // after they started, in a later bin than their attempt's.
+        let cfg: RunConfig = toml::from_str(
+            r#"
+            duration = "30s"
+            warmup = "5s"
+            [network]
+            delay = "20ms"
+            loss = 0.2
+            [clients.web]
+            hosts = 4
+            rate = 50
+            stop = "20s"
+            "#,
+        )
+        .unwrap();
+        let out = World::new(&cfg, 11, 0).run();
+        let col = |name| out.series.columns.iter().position(|c| *c == name).unwrap();
+        let (a, e) = (col("legit_attempts_started"), col("legit_established_of_started"));
+        let sum = |i: usize| out.series.rows.iter().map(|(_, r)| r[i]).sum::<f64>() as u64;
+        assert_eq!(sum(a), out.counters.legit_attempts);
+        assert_eq!(sum(e), out.counters.legit_established);
+        // Nothing is measured in the warm-up's bins or after the clients stop.
+        for (t, row) in &out.series.rows {
+            if *t <= 5.0 || *t > 21.0 {
+                assert_eq!(row[a], 0.0, "bin ending at {t}");
+            }
+            assert!(row[e] <= row[a], "bin ending at {t}: {} of {}", row[e], row[a]);
+        }
+        // The by-event count differs: a late establishment counts where it happens.
+        let by_event = col("legit_established_per_s");
+        let moved = out.series.rows.iter().filter(|(_, r)| r[by_event] != r[e]).count();
+        assert!(moved > 5, "{moved}");
+    }
+
+    #[test]
     fn each_segment_waits_its_hosts_transmission_time() {
         // 5 ms each way; with a 1 ms transmission time the SYN and the
         // SYN-ACK each leave their host 1 ms later: connect() takes 12 ms.
