@@ -329,22 +329,31 @@ impl Metrics {
     /// A measured connect() at `now`.
     pub fn attempt_started(&mut self, now: SimTime, bin: SimDuration) {
         self.counters.legit_attempts += 1;
-        self.by_start_bin(now, bin)[0] += 1;
+        if let Some(counts) = self.by_start_bin(now, bin) {
+            counts[0] += 1;
+        }
     }
 
     /// A measured attempt that started at `started` is established.
     pub fn attempt_established(&mut self, started: SimTime, now: SimTime, bin: SimDuration) {
         self.counters.legit_established += 1;
         self.connect_time.record(now - started);
-        self.by_start_bin(started, bin)[1] += 1;
+        if let Some(counts) = self.by_start_bin(started, bin) {
+            counts[1] += 1;
+        }
     }
 
-    fn by_start_bin(&mut self, at: SimTime, bin: SimDuration) -> &mut [u64; 2] {
-        let i = (at.as_nanos() / bin.as_nanos().max(1)) as usize;
+    /// The (attempts, established) counts of the bin holding `at`; none
+    /// when the run keeps no series (a zero bin).
+    fn by_start_bin(&mut self, at: SimTime, bin: SimDuration) -> Option<&mut [u64; 2]> {
+        if bin == SimDuration::ZERO {
+            return None;
+        }
+        let i = (at.as_nanos() / bin.as_nanos()) as usize;
         if self.by_start.len() <= i {
             self.by_start.resize(i + 1, [0; 2]);
         }
-        &mut self.by_start[i]
+        Some(&mut self.by_start[i])
     }
 
     /// The series as the run ends: each row's by-attempt columns filled
@@ -499,5 +508,18 @@ mod tests {
         m.warmup_end(SimTime::ZERO, &ListenerCounters::default());
         m.counters.retransmissions = 7;
         assert_eq!(m.counters_since_warmup().retransmissions, 7);
+    }
+
+    #[test]
+    fn outcomes_by_start_are_kept_only_when_the_run_keeps_a_series() {
+        let mut m = Metrics::new(true);
+        let t = SimTime::from_secs(4);
+        m.attempt_started(t, SimDuration::ZERO);
+        m.attempt_established(t, t + SimDuration::from_millis(1), SimDuration::ZERO);
+        assert!(m.by_start.is_empty(), "a zero bin has no series to fill");
+        assert_eq!((m.counters.legit_attempts, m.counters.legit_established), (1, 1));
+        m.attempt_started(t, SimDuration::from_secs(1));
+        m.attempt_established(t, t + SimDuration::from_millis(1), SimDuration::from_secs(1));
+        assert_eq!(m.by_start, [[0, 0], [0, 0], [0, 0], [0, 0], [1, 1]]);
     }
 }

@@ -480,7 +480,10 @@ impl<T> Listener<T> {
         if age >= MAX_SYNCOOKIE_AGE {
             return None;
         }
-        let index = rest.wrapping_sub(self.cookie_hash(ack, count - age, 1)) & COOKIEMASK;
+        // u32 arithmetic as the kernel's: in the first period a stray ACK whose
+        // count field reads one period back names count u32::MAX.
+        let minted = count.wrapping_sub(age);
+        let index = rest.wrapping_sub(self.cookie_hash(ack, minted, 1)) & COOKIEMASK;
         COOKIE_MSS_TABLE.get(index as usize).copied()
     }
 
