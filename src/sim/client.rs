@@ -65,7 +65,7 @@ impl<Q: Scheduler<Event>> World<Q> {
         }
         self.metrics.counters.client_active_opens += 1;
         let ip = self.pops[pop as usize].base + host;
-        let in_use = self.port_counts(ip).map(|c| [c[0] as u32, c[1] as u32]).unwrap_or([0, 0]);
+        let in_use = self.ports_in_use(ip);
         let conns = &self.conns;
         let choice =
             self.pops[pop as usize]

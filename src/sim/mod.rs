@@ -8,6 +8,7 @@ mod conns;
 pub mod kernel;
 pub mod metrics;
 pub mod outcome;
+mod port_counts;
 mod script;
 mod server;
 mod time_wait_ring;

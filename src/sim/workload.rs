@@ -5,6 +5,7 @@
 use super::addr::{AddressPlan, SERVER};
 use super::conns::{Hints, NO_USER, Role};
 use super::kernel;
+use super::port_counts::PortCounts;
 use super::world::{Event, World};
 use crate::config::{AttackKind, Closer, RateProfile, RunConfig};
 use crate::engine::rng::mix64;
@@ -42,9 +43,7 @@ pub(super) struct Population {
     pub next_host: u64,
     /// Open-loop arrivals left (u64::MAX: unlimited).
     pub arrivals_left: u64,
-    /// Per host: ports in use toward the server by parity. Zeroed on first
-    /// use (untouched pages cost nothing).
-    pub port_counts: Vec<[u16; 2]>,
+    pub port_counts: PortCounts,
     /// Per host: TIME-WAIT entries against tcp_max_tw_buckets, counted
     /// only when that is below the port count and so can bind.
     pub tw_buckets: TimeWaitBuckets,
@@ -64,7 +63,7 @@ pub(super) struct Attacker {
     pub base: u32,
     pub salt: u64,
     pub ports: Ports,
-    pub port_counts: Vec<[u16; 2]>,
+    pub port_counts: PortCounts,
     /// The link's paths its SYNs and hosts take (0: `[network]`'s).
     pub paths: PathsId,
 }
@@ -144,7 +143,7 @@ pub(super) fn build(
             constant: c.arrival == crate::config::Arrival::Constant,
             next_host: 0,
             arrivals_left: c.max_connections.unwrap_or(u64::MAX),
-            port_counts: Vec::new(),
+            port_counts: PortCounts::new(c.hosts, c.rate),
             tw_buckets,
             paths: 0,
         });
@@ -167,7 +166,7 @@ pub(super) fn build(
             base,
             salt: mix64(seed ^ (i as u64) << 48 ^ run),
             ports: kernel::attacker_ports(),
-            port_counts: Vec::new(),
+            port_counts: PortCounts::new(a.hosts, Some(a.rate)),
             paths: 0,
         });
     }
@@ -306,7 +305,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             AttackKind::ConnectFlood => {
                 let ip = a.base + self.rng_attack.random_range(0..a.hosts) as u32;
                 let p = kernel::attacker_params(self.hz);
-                let in_use = self.port_counts(ip).map(|c| [c[0] as u32, c[1] as u32]).unwrap_or([0, 0]);
+                let in_use = self.ports_in_use(ip);
                 let conns = &self.conns;
                 let choice = self.attackers[index as usize].ports.choose(
                     now,
@@ -347,7 +346,7 @@ mod tests {
             base: 0,
             salt: 0,
             ports: kernel::attacker_ports(),
-            port_counts: Vec::new(),
+            port_counts: PortCounts::new(0, None),
             paths: 0,
         }
     }

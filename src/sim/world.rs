@@ -22,6 +22,7 @@ use super::conns::{Conns, Hints, NO_POP, Role};
 use super::kernel;
 use super::metrics::Metrics;
 use super::outcome::RunOutcome;
+use super::port_counts::PortCounts;
 use super::script::ScriptAction;
 use super::workload::{self, Attacker, Population, interval};
 use crate::config::{RunConfig, ServerConfig};
@@ -352,39 +353,37 @@ impl<Q: Scheduler<Event>> World<Q> {
         self.conns.lookup(seg, hints)
     }
 
-    /// The port counts of a client or attacking host (None for the server
-    /// and spoofed addresses).
-    pub(super) fn port_counts(&mut self, ip: u32) -> Option<&mut [u16; 2]> {
-        let (table, hosts, index) = match self.plan.origin(ip) {
-            Origin::Population(p, h) => {
-                let pop = &mut self.pops[p as usize];
-                (&mut pop.port_counts, pop.hosts, h as usize)
-            }
+    /// The port table of a client or attacking host and its index there
+    /// (None for the server and spoofed addresses).
+    fn port_table(&mut self, ip: u32) -> Option<(&mut PortCounts, u32)> {
+        match self.plan.origin(ip) {
+            Origin::Population(p, h) => Some((&mut self.pops[p as usize].port_counts, h)),
             Origin::AttackHosts(a) => {
                 let at = &mut self.attackers[a as usize];
-                (&mut at.port_counts, at.hosts, (ip - at.base) as usize)
+                Some((&mut at.port_counts, ip - at.base))
             }
-            _ => return None,
-        };
-        if table.is_empty() {
-            *table = vec![[0, 0]; hosts as usize];
+            _ => None,
         }
-        table.get_mut(index)
+    }
+
+    /// Ports `ip` holds toward the server, even and odd.
+    pub(super) fn ports_in_use(&mut self, ip: u32) -> [u32; 2] {
+        self.port_table(ip).map(|(t, h)| t.get(h).map(u32::from)).unwrap_or([0, 0])
     }
 
     pub(super) fn insert(&mut self, tcb: Tcb, role: Role) -> u32 {
         let local = tcb.local;
         let slot = self.conns.insert(tcb, role);
-        if let Some(c) = self.port_counts(local.ip) {
-            c[(local.port & 1) as usize] += 1;
+        if let Some((t, h)) = self.port_table(local.ip) {
+            t.take(h, local.port);
         }
         slot
     }
 
     pub(super) fn release(&mut self, slot: u32) {
         let local = self.conns.release(slot);
-        if let Some(c) = self.port_counts(local.ip) {
-            c[(local.port & 1) as usize] -= 1;
+        if let Some((t, h)) = self.port_table(local.ip) {
+            t.give_back(h, local.port);
         }
     }
 
