@@ -156,6 +156,7 @@ fn run_watched(spec: &RunSpec, wall_clock: bool, watch: Option<&crate::sim::RunW
     metrics.push(("settling_syn_queue_wave_s".into(), settling.syn_queue_wave.unwrap_or(0.0)));
     metrics.push(("settling_time_wait_s".into(), settling.time_wait.unwrap_or(0.0)));
     metrics.push(("settling_wheel_drift_s".into(), settling.wheel_drift.unwrap_or(0.0)));
+    metrics.push(("settling_proven_peers_s".into(), settling.proven_peers.unwrap_or(0.0)));
     metrics.push(("wall_s".into(), wall));
     RunRecord {
         run: spec.index,

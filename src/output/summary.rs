@@ -164,10 +164,15 @@ pub fn significant(v: f64, digits: i32) -> String {
     if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_string() } else { text }
 }
 
+/// A spread this small against the mean is float rounding, not data.
+const FLOAT_NOISE: f64 = 1e-9;
+
 /// A mean and its interval as a reader takes them: the half-width to two
 /// significant digits and the mean to the same decimal place (`42.33 ±
 /// 0.73`, `107 ± 17`); one replicate without an interval; replicates that
-/// all agree said so rather than `± 0`.
+/// all agree said so rather than `± 0` (also when they differ only in the
+/// last bits of a float: a histogram percentile of 102.4 reads
+/// 102.40000000000002 in one replicate).
 pub fn format_estimate(e: &Estimate) -> String {
     if e.n == 0 || !e.mean.is_finite() {
         return "–".into();
@@ -175,7 +180,7 @@ pub fn format_estimate(e: &Estimate) -> String {
     if e.n == 1 && e.batches == 0 {
         return significant(e.mean, 4);
     }
-    if e.half_width == 0.0 {
+    if e.half_width <= FLOAT_NOISE * e.mean.abs() {
         return match e.batches {
             0 => format!("{} (all {} equal)", significant(e.mean, 4), e.n),
             k => format!("{} (all {k} batches equal)", significant(e.mean, 4)),
@@ -311,6 +316,9 @@ mod tests {
         assert_eq!(format_estimate(&est(102.4567, 0.0, 1)), "102.5");
         assert_eq!(format_estimate(&est(102.4, 0.0, 3)), "102.4 (all 3 equal)");
         assert_eq!(format_estimate(&est(1.0, 0.0, 3)), "1 (all 3 equal)");
+        // Replicates apart only in a float's last bits agree.
+        assert_eq!(format_estimate(&est(102.40000000000002, 4.3e-14, 3)), "102.4 (all 3 equal)");
+        assert_eq!(format_estimate(&est(11272.192000000001, 5.5e-12, 3)), "11270 (all 3 equal)");
         assert_eq!(format_estimate(&est(0.5, 0.0, 1)), "0.5");
         assert_eq!(format_estimate(&est(f64::NAN, 0.0, 0)), "–");
     }
