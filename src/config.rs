@@ -70,6 +70,12 @@ pub struct NetworkConfig {
     /// order, across all of the host's connections. None: no such cost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transmission_time: Option<DelaySpec>,
+    /// Every host is a network namespace of one machine (a netns testbed):
+    /// all read the server's jiffies, so their timers batch on the same
+    /// timer-wheel grid. Off (the default), each host is a machine of its
+    /// own, its jiffies at an unrelated phase.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub one_machine: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

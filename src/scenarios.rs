@@ -349,7 +349,13 @@ pub fn setup(name: &str) -> Option<TraceSetup> {
         drain: SimDuration::ZERO,
         bin: SimDuration::ZERO,
         hz: parts.hz,
-        network: crate::config::NetworkConfig { delay: DelaySpec::Fixed(ONE_WAY), ..Default::default() },
+        // One clock for both hosts, as on the kernel check's testbed the
+        // traces are compared with (validation/kernel/fincheck.py).
+        network: crate::config::NetworkConfig {
+            delay: DelaySpec::Fixed(ONE_WAY),
+            one_machine: true,
+            ..Default::default()
+        },
         server: parts.server,
         clients: BTreeMap::from([("traced".to_string(), parts.client)]),
         attackers: BTreeMap::new(),

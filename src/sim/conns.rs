@@ -164,6 +164,12 @@ pub(super) struct Conns {
 }
 
 impl Conns {
+    /// Empty, for TIME-WAIT deadlines that may come `disorder` before the
+    /// latest one (see [`TimeWaitRing`]).
+    pub fn new(disorder: crate::engine::SimDuration) -> Self {
+        Conns { time_wait: TimeWaitRing::new(disorder), ..Default::default() }
+    }
+
     pub fn insert(&mut self, tcb: Tcb, role: Role) -> u32 {
         let key = tuple(tcb.local, tcb.remote);
         let slot = self.take_slot(tcb, role);

@@ -2,7 +2,7 @@
 //! the one place `config` meets `tcp`, so that `tcp` depends on nothing
 //! but `engine`.
 
-use crate::config::{self, ClientConfig, Handshake, ServerConfig};
+use crate::config::{self, ClientConfig, Handshake, RunConfig, ServerConfig};
 use crate::tcp::listener::defer_accept_retrans;
 use crate::tcp::params::{
     DEFAULT_MSS, IP_LOCAL_PORT_RANGE, TCP_SYN_LINEAR_TIMEOUTS, TCP_SYN_RETRIES, TCP_SYNACK_RETRIES,
@@ -61,6 +61,7 @@ pub fn server_params(s: &ServerConfig, hz: u32) -> TcpParams {
         rfc1337: s.tcp_rfc1337,
         ts_secret: 0,
         loss_probes: sends_loss_probes(s.tcp_early_retrans),
+        clock_secret: 0,
     }
 }
 
@@ -87,12 +88,23 @@ pub fn client_params(c: &ClientConfig, hz: u32) -> TcpParams {
         rfc1337: c.tcp_rfc1337,
         ts_secret: 0,
         loss_probes: sends_loss_probes(c.tcp_early_retrans),
+        // The world sets it (its hosts' jiffies phases).
+        clock_secret: 0,
     }
 }
 
-/// An attacking host's kernel: Linux defaults, CONFIG_HZ `hz`.
-pub fn attacker_params(hz: u32) -> TcpParams {
-    TcpParams { hz, ..TcpParams::default() }
+/// The secret behind every client's and attacking host's jiffies phase
+/// (`TcpParams::clock_secret`): none when the hosts are namespaces of one
+/// machine (`[network] one_machine`), which all read the server's jiffies.
+/// Drawn from the timestamp secret, so no random stream shifts.
+pub fn clock_secret(cfg: &RunConfig, ts_secret: u64) -> u64 {
+    if cfg.network.one_machine { 0 } else { crate::engine::rng::mix64(ts_secret ^ 0x6a69_6666_6965_7321) | 1 }
+}
+
+/// An attacking host's kernel: Linux defaults, CONFIG_HZ `hz`, its jiffies
+/// phase from `clock_secret`.
+pub fn attacker_params(hz: u32, clock_secret: u64) -> TcpParams {
+    TcpParams { hz, clock_secret, ..TcpParams::default() }
 }
 
 /// A client population's ephemeral ports.

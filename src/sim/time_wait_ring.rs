@@ -1,20 +1,26 @@
-//! Fresh TIME-WAIT timers in deadline order, and the TIME-WAITs that wait
-//! for them in compact form.
+//! Fresh TIME-WAIT timers, and the TIME-WAITs that wait for them in
+//! compact form.
 //!
-//! A fresh TIME-WAIT ends `TCP_TIMEWAIT_LEN` from now (on the timer
-//! wheel's grid, a function of now that never decreases), so these
-//! deadlines arrive in order: a ring holds them, with one queued sweep for
-//! its head, instead of a queue entry each. Most of a busy run's
-//! connections are such TIME-WAITs (a minute each against milliseconds of
-//! life before), so an entry also holds the connection itself, compact
-//! (`TimeWaitTcb`, as Linux swaps the socket for an `inet_timewait_sock`),
-//! and its slot goes back to the slab: the slab stays as small as the live
-//! connections and the ring is written and read front to back.
+//! A fresh TIME-WAIT ends `TCP_TIMEWAIT_LEN` from now, rounded up on its
+//! host's timer wheel: hosts at different jiffies phases round to
+//! different grids, so deadlines arrive almost in order, never earlier
+//! than [`TimeWaitRing::disorder`] before one already in. A ring holds
+//! them in arrival order, with one queued sweep, instead of a queue entry
+//! each; the entries whose deadline may be next (within the disorder of
+//! the earliest) wait in a small heap by deadline, so each fires exactly
+//! when it is due. Most of a busy run's connections are such TIME-WAITs (a
+//! minute each against milliseconds of life before), so an entry also
+//! holds the connection itself, compact (`TimeWaitTcb`, as Linux swaps the
+//! socket for an `inet_timewait_sock`), and its slot goes back to the slab:
+//! the slab stays as small as the live connections and the ring is written
+//! and read front to back.
 
 use super::conns::Role;
+use crate::engine::SimDuration;
 use crate::engine::SimTime;
 use crate::tcp::TimeWaitTcb;
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 
 /// A parked TIME-WAIT: the compact TCB, its 4-tuple (the 4-tuple map's
 /// key, packed) and what its slot held besides the TCB.
@@ -50,7 +56,8 @@ pub const ENTRY_BYTES: usize = std::mem::size_of::<(SimTime, Waiting)>();
 /// The entries, in chunks: growing never copies them, and a chunk is
 /// freed once the head has passed it. Entry ids count up (wrapping at
 /// 2^31, far above what memory holds at once), so an id names its
-/// position.
+/// position; an entry that fired stays as a placeholder until the head
+/// passes it.
 #[derive(Default)]
 pub(super) struct TimeWaitRing {
     /// Never a passed chunk: with nothing in the ring there is none.
@@ -58,7 +65,18 @@ pub(super) struct TimeWaitRing {
     /// Position of the head in the first chunk.
     head: usize,
     head_id: u32,
+    /// Entries from the head to the back, fired placeholders included.
+    span: usize,
+    /// Entries not fired yet.
     len: usize,
+    /// Offset from the head of the first entry not yet in `due`.
+    admitted: usize,
+    /// Admitted entries by deadline, then id (arrival order on ties).
+    due: BinaryHeap<Reverse<(SimTime, u32)>>,
+    /// How much earlier than the latest deadline in the ring a new one may
+    /// be (the timer wheel's rounding of a TIME-WAIT's length).
+    disorder: SimDuration,
+    latest: SimTime,
     /// An emptied chunk kept for the next one (no allocation per 4096).
     spare: Option<Vec<(SimTime, Waiting)>>,
 }
@@ -66,14 +84,23 @@ pub(super) struct TimeWaitRing {
 pub(super) const ID_BITS: u32 = 31;
 const ID_MASK: u32 = (1 << ID_BITS) - 1;
 
+/// What a fired entry leaves behind.
+const FIRED: Waiting = Waiting::Slot { slot: u32::MAX, generation: 0 };
+
+fn fired(w: &Waiting) -> bool {
+    matches!(w, Waiting::Slot { slot: u32::MAX, .. })
+}
+
 impl TimeWaitRing {
-    /// Whether a timer due at `deadline` can join without breaking the order.
-    pub fn accepts(&self, deadline: SimTime) -> bool {
-        self.back().is_none_or(|b| b <= deadline)
+    /// A ring whose deadlines may come up to `disorder` before the latest.
+    pub fn new(disorder: SimDuration) -> Self {
+        TimeWaitRing { disorder, ..Default::default() }
     }
 
-    fn back(&self) -> Option<SimTime> {
-        self.chunks.back().and_then(|c| c.last()).map(|e| e.0)
+    /// Whether a timer due at `deadline` can join (no earlier than the
+    /// disorder before the latest deadline in).
+    pub fn accepts(&self, deadline: SimTime) -> bool {
+        self.span == 0 || deadline.0 + self.disorder.0 >= self.latest.0
     }
 
     /// Adds a timer; returns its id, and true when the ring was empty (a
@@ -86,37 +113,66 @@ impl TimeWaitRing {
             self.chunks.push_back(chunk);
         }
         self.chunks.back_mut().expect("a chunk").push((deadline, what));
-        let id = self.head_id.wrapping_add(self.len as u32) & ID_MASK;
+        let id = self.head_id.wrapping_add(self.span as u32) & ID_MASK;
+        self.latest = if self.span == 0 { deadline } else { self.latest.max(deadline) };
+        self.span += 1;
         self.len += 1;
         (id, was_empty)
     }
 
-    /// The head if it is due by `now` (taken out), or Err(when the head is
-    /// due) / Err(None) when empty.
+    fn at(&self, offset: usize) -> &(SimTime, Waiting) {
+        let at = self.head + offset;
+        &self.chunks[at / CHUNK][at % CHUNK]
+    }
+
+    /// The entry due first if it is due by `now` (taken out), or Err(when
+    /// the ring must be looked at next) / Err(None) when empty.
     pub fn pop_due(&mut self, now: SimTime) -> Result<(SimTime, Waiting), Option<SimTime>> {
-        let front = self.chunks.front_mut().ok_or(None)?;
-        let at = front[self.head].0;
-        if at > now {
-            return Err(Some(at));
+        if self.len == 0 {
+            return Err(None);
         }
-        let placeholder = Waiting::Slot { slot: u32::MAX, generation: 0 };
-        let what = std::mem::replace(&mut front[self.head].1, placeholder);
-        self.head += 1;
-        self.head_id = self.head_id.wrapping_add(1) & ID_MASK;
+        // Every entry behind `admitted` is due no earlier than the first
+        // of them less the disorder: admit them while that may be by now.
+        while self.admitted < self.span {
+            let at = self.at(self.admitted).0;
+            if at.0.saturating_sub(self.disorder.0) > now.0 {
+                break;
+            }
+            let id = self.head_id.wrapping_add(self.admitted as u32) & ID_MASK;
+            self.due.push(Reverse((at, id)));
+            self.admitted += 1;
+        }
+        let next_admission = (self.admitted < self.span)
+            .then(|| SimTime(self.at(self.admitted).0.0.saturating_sub(self.disorder.0)));
+        let Some(&Reverse((at, id))) = self.due.peek() else {
+            return Err(next_admission);
+        };
+        if at > now {
+            return Err(Some(next_admission.map_or(at, |n| n.min(at))));
+        }
+        self.due.pop();
+        let what = std::mem::replace(&mut self.get_mut(id).1, FIRED);
         self.len -= 1;
-        // Passed: a full chunk, or the last one (the ring is empty then).
-        if self.head == front.len() {
-            let mut done = self.chunks.pop_front().expect("the front chunk");
-            done.clear();
-            self.spare = Some(done);
-            self.head = 0;
+        // Pass the fired entries at the head; free passed chunks.
+        while self.span > 0 && self.admitted > 0 && fired(&self.at(0).1) {
+            self.head += 1;
+            self.head_id = self.head_id.wrapping_add(1) & ID_MASK;
+            self.span -= 1;
+            self.admitted -= 1;
+            let front_len = self.chunks.front().map_or(0, |c| c.len());
+            if self.head == front_len {
+                let mut done = self.chunks.pop_front().expect("the front chunk");
+                done.clear();
+                self.spare = Some(done);
+                self.head = 0;
+            }
         }
         Ok((at, what))
     }
 
     fn position(&self, id: u32) -> (usize, usize) {
         let offset = (id.wrapping_sub(self.head_id) & ID_MASK) as usize;
-        debug_assert!(offset < self.len, "TIME-WAIT entry {id} is not in the ring");
+        debug_assert!(offset < self.span, "TIME-WAIT entry {id} is not in the ring");
         let at = self.head + offset;
         (at / CHUNK, at % CHUNK)
     }
@@ -167,6 +223,34 @@ mod tests {
         assert!(matches!(r.pop_due(t(61)), Err(None)));
         assert_eq!(r.len(), 0);
         assert!(r.accepts(t(1)), "an empty ring takes any deadline");
+    }
+
+    #[test]
+    fn deadlines_out_of_order_within_the_disorder_fire_when_due() {
+        let ms = |m| SimTime::ZERO + SimDuration::from_millis(m);
+        let mut r = TimeWaitRing::new(SimDuration::from_millis(2048));
+        // Hosts on their own grids: later arrivals may be due earlier.
+        let deadlines = [61_000, 60_100, 62_000, 60_050, 60_400];
+        let ids: Vec<u32> = deadlines.iter().map(|&d| r.push(ms(d), slot(d as u32)).0).collect();
+        assert_eq!(ids, [0, 1, 2, 3, 4]);
+        assert!(r.accepts(ms(60_000)) && !r.accepts(ms(59_900)), "no more than the disorder early");
+        // Nothing is due before the earliest deadline; the next look is no later than it.
+        assert!(matches!(r.pop_due(ms(60_000)), Err(Some(at)) if at <= ms(60_050)));
+        let mut fired = Vec::new();
+        for now in (60_000..=62_000).step_by(50) {
+            while let Ok((at, w)) = r.pop_due(ms(now)) {
+                assert_eq!(at, ms(now), "fired exactly when due");
+                fired.push(slot_of(&w));
+            }
+        }
+        assert_eq!(fired, [60_050, 60_100, 60_400, 61_000, 62_000]);
+        assert_eq!(r.len(), 0);
+        assert!(r.chunks.is_empty(), "the head passed every fired entry");
+        // An entry still waiting keeps its id while those after it fire.
+        let a = r.push(ms(70_000), slot(1)).0;
+        r.push(ms(69_000), slot(2));
+        assert_eq!(r.pop_due(ms(69_000)).map(|e| slot_of(&e.1)).ok(), Some(2));
+        assert_eq!(slot_of(&r.get(a).1), 1);
     }
 
     #[test]

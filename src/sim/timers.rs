@@ -11,11 +11,17 @@ use super::time_wait_ring::Waiting;
 use super::world::{Event, World};
 use crate::engine::{Scheduler, SimTime};
 use crate::tcp::params::TCP_TIMEWAIT_LEN;
-use crate::tcp::{State, Tcb, TimerKind, timer_wheel};
+use crate::tcp::{State, Tcb, TimerKind};
 use crate::trace::RecordKind;
 
 impl<Q: Scheduler<Event>> World<Q> {
     pub(super) fn arm_timer(&mut self, slot: u32) {
+        // When a TIME-WAIT armed now ends, on this host's wheel.
+        let time_wait_end = {
+            let s = &self.conns.slots[slot as usize];
+            (s.tcb.timer_kind() == TimerKind::TimeWait)
+                .then(|| s.tcb.expires(self.now, TCP_TIMEWAIT_LEN, &self.params_for(s.role), false))
+        };
         let s = &mut self.conns.slots[slot as usize];
         let Some(deadline) = s.tcb.poll_timeout() else { return };
         let generation = s.generation;
@@ -24,10 +30,8 @@ impl<Q: Scheduler<Event>> World<Q> {
         // retransmission timer, usually): that event is stale from now on
         // and dropped when it pops, rather than re-queueing the TIME-WAIT
         // timer into the wheel for a minute.
-        let fresh_tw = s.tcb.timer_kind() == TimerKind::TimeWait
-            && deadline == timer_wheel::expires(self.now, TCP_TIMEWAIT_LEN, self.hz, false)
-            && deadline != s.queued
-            && self.conns.time_wait.accepts(deadline);
+        let fresh_tw =
+            time_wait_end == Some(deadline) && deadline != s.queued && self.conns.time_wait.accepts(deadline);
         if fresh_tw {
             // Parked, compact, unless a traced run's ladder reads its slot,
             // or it still waits in the accept queue (which names it by slot).

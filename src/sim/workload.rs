@@ -136,7 +136,11 @@ pub(super) fn build(
             request_bytes: c.request_bytes,
             start: SimTime::ZERO + c.start,
             stop: c.stop.map(|s| SimTime::ZERO + s).unwrap_or(SimTime::MAX),
-            params: TcpParams { ts_secret: server_params.ts_secret, ..kernel::client_params(c, cfg.hz) },
+            params: TcpParams {
+                ts_secret: server_params.ts_secret,
+                clock_secret: kernel::clock_secret(cfg, server_params.ts_secret),
+                ..kernel::client_params(c, cfg.hz)
+            },
             server_params: kernel::server_params_for(server_params, c),
             ports,
             round_robin: c.host_choice == crate::config::HostChoice::RoundRobin,
@@ -304,7 +308,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             }
             AttackKind::ConnectFlood => {
                 let ip = a.base + self.rng_attack.random_range(0..a.hosts) as u32;
-                let p = kernel::attacker_params(self.hz);
+                let p = kernel::attacker_params(self.hz, self.clock_secret);
                 let in_use = self.ports_in_use(ip);
                 let conns = &self.conns;
                 let choice = self.attackers[index as usize].ports.choose(

@@ -93,6 +93,8 @@ pub struct World<Q: Scheduler<Event> = TimingWheel<Event>> {
     pub(super) server_params: TcpParams,
     /// CONFIG_HZ of every host (`tcp::timer_wheel`; 0: exact timers).
     pub(super) hz: u32,
+    /// The clients' and attacking hosts' jiffies phases (`kernel::clock_secret`).
+    pub(super) clock_secret: u64,
     /// The accept queue holds (slot, generation): a slot freed while its
     /// child waited may hold another connection by the time it is accepted.
     pub(super) listener: Listener<(u32, u32)>,
@@ -186,13 +188,26 @@ impl<Q: Scheduler<Event>> World<Q> {
             bin: cfg.bin,
             queue,
             events: 0,
-            conns: Conns::default(),
+            // Hosts at their own jiffies phases round a TIME-WAIT's end to
+            // their own grids: deadlines arrive out of order by up to the
+            // rounding.
+            conns: Conns::new(if kernel::clock_secret(cfg, ts_secret) == 0 {
+                SimDuration::ZERO
+            } else {
+                {
+                    use crate::tcp::params::TCP_TIMEWAIT_LEN;
+                    SimDuration(
+                        crate::tcp::timer_wheel::longest(TCP_TIMEWAIT_LEN, cfg.hz).0 - TCP_TIMEWAIT_LEN.0,
+                    )
+                }
+            }),
             plan,
             pops,
             attackers,
             server: cfg.server.clone(),
             server_params,
             hz: cfg.hz,
+            clock_secret: kernel::clock_secret(cfg, ts_secret),
             listener,
             tcp_metrics,
             acceptor: Acceptor::new(&cfg.server, stream_rng(seed, run, Stream::Service)),
@@ -440,7 +455,7 @@ impl<Q: Scheduler<Event>> World<Q> {
         match role {
             Role::Client { pop, .. } => self.pops[pop as usize].params,
             Role::Request { pop } | Role::ServerChild { pop, .. } => self.server_params_for(pop),
-            Role::AttackerConn => kernel::attacker_params(self.hz),
+            Role::AttackerConn => kernel::attacker_params(self.hz, self.clock_secret),
         }
     }
 

@@ -271,18 +271,25 @@ impl Tcb {
         }
     }
 
+    /// When a timer armed now for `after` fires on this host's timer wheel,
+    /// at its own jiffies phase.
+    pub fn expires(&self, now: SimTime, after: SimDuration, p: &TcpParams, in_timer: bool) -> SimTime {
+        let phase = timer_wheel::clock_phase(self.local.ip, p.clock_secret, p.hz);
+        timer_wheel::expires_on(now, after, p.hz, in_timer, phase)
+    }
+
     /// Arms the one timer `after` from now, as the kernel's timer wheel
     /// fires it (`tcp::timer_wheel`, CONFIG_HZ `p.hz`).
     fn arm(&mut self, now: SimTime, kind: TimerKind, after: SimDuration, p: &TcpParams) {
         self.timer = kind;
-        self.deadline = timer_wheel::expires(now, after, p.hz, false);
+        self.deadline = self.expires(now, after, p, false);
     }
 
     /// [`Tcb::arm`] from inside a timer callback (the wheel's clock is a
     /// jiffy ahead there).
     fn arm_in_timer(&mut self, now: SimTime, kind: TimerKind, after: SimDuration, p: &TcpParams) {
         self.timer = kind;
-        self.deadline = timer_wheel::expires(now, after, p.hz, true);
+        self.deadline = self.expires(now, after, p, true);
     }
 
     fn disarm(&mut self) {
@@ -354,7 +361,7 @@ impl Tcb {
             ato = ato.min(max_ato);
         }
         let ato = SimDuration::from_millis(ato.min(TCP_DELACK_MAX_MS));
-        let mut at = timer_wheel::expires(now, ato, p.hz, false);
+        let mut at = self.expires(now, ato, p, false);
         if self.delack_at != SimTime::MAX {
             if self.delack_at <= now + SimDuration(ato.0 / 4) {
                 self.emit(self.ack_now(now, p), out);

@@ -60,6 +60,10 @@ pub struct TcpParams {
     pub ts_secret: u64,
     /// Tail loss probes (`tcp_early_retrans` 3 or 4, Linux's default 3).
     pub loss_probes: bool,
+    /// The secret behind each host's jiffies phase
+    /// (`timer_wheel::clock_phase`); 0: the host runs on the reference
+    /// clock (the server, or any host of a one-machine testbed).
+    pub clock_secret: u64,
 }
 
 impl Default for TcpParams {
@@ -78,6 +82,7 @@ impl Default for TcpParams {
             rfc1337: false,
             ts_secret: 0,
             loss_probes: true,
+            clock_secret: 0,
         }
     }
 }

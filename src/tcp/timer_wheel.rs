@@ -133,6 +133,32 @@ pub fn expires(now: SimTime, timeout: SimDuration, hz: u32, in_timer: bool) -> S
     start_of(bucket_expiry(expires, jiffies + in_timer as u64, hz), hz)
 }
 
+/// [`expires`] on a host whose jiffies are `phase` ns ahead of the
+/// reference clock's (the server's): its wheel's slots, and so its
+/// timers' batches, sit elsewhere on the time line.
+pub fn expires_on(now: SimTime, timeout: SimDuration, hz: u32, in_timer: bool, phase: u64) -> SimTime {
+    if phase == 0 {
+        return expires(now, timeout, hz, in_timer);
+    }
+    SimTime(expires(SimTime(now.0 + phase), timeout, hz, in_timer).0 - phase)
+}
+
+/// Jiffies a host's phase spans: the granularity of the wheel's level 8,
+/// so that every level's slots fall at an independent offset.
+const PHASE_SPAN_JIFFIES: u64 = 1 << 24;
+
+/// How far ahead of the reference clock (the server's) the jiffies of the
+/// host at `ip` run, in ns: a host's jiffies count from its own boot, so
+/// machines apart have unrelated phases. `secret` 0: the host shares the
+/// reference clock (a network namespace of the server's machine).
+pub fn clock_phase(ip: u32, secret: u64, hz: u32) -> u64 {
+    if secret == 0 || hz == 0 {
+        return 0;
+    }
+    let span = PHASE_SPAN_JIFFIES * NSEC_PER_SEC / hz as u64;
+    crate::engine::rng::mix64(secret ^ ip as u64) % span
+}
+
 /// The longest a timer armed for `timeout` can take to fire, over every
 /// phase of the clock (exact at `hz = 0`): the timeout in jiffies, one
 /// jiffy of callback clock, its level's rounding, and the tick. An upper
@@ -252,6 +278,23 @@ mod tests {
         let e = expires(t, SimDuration::from_secs(60), 250, false);
         assert_eq!(e, SimTime::ZERO + SimDuration::from_nanos(30 * 512 * 4_000_000));
         assert_eq!(expires(t, SimDuration::from_secs(60), 0, false), t + SimDuration::from_secs(60));
+    }
+
+    #[test]
+    fn a_host_at_its_own_phase_rounds_to_its_own_grid() {
+        let t = SimTime::ZERO + SimDuration::from_millis(500);
+        let one_s = SimDuration::from_secs(1);
+        assert_eq!(expires_on(t, one_s, 250, false, 0), expires(t, one_s, 250, false));
+        assert_eq!(clock_phase(7, 0, 250), 0, "no secret: the reference clock");
+        assert_eq!(clock_phase(7, 99, 0), 0, "exact timers have no phase");
+        let phase = clock_phase(7, 99, 250);
+        assert_ne!(phase, clock_phase(8, 99, 250), "hosts apart, phases apart");
+        // 1 s = 250 jiffies, level 1: the end of an 8-jiffy (32 ms) slot of
+        // the host's own jiffies, no earlier than the timeout.
+        let e = expires_on(t, one_s, 250, false, phase);
+        assert!(e >= t + one_s && e <= t + one_s + SimDuration::from_millis(36), "{e:?}");
+        assert_eq!((e.0 + phase) % 32_000_000, 0, "on the host's own 32 ms grid");
+        assert_ne!(e, expires(t, one_s, 250, false), "not the reference clock's slot");
     }
 
     #[test]

@@ -398,6 +398,7 @@ def synsim_toml(pt, rate):
         f'duration = "{total:g}s"', f'warmup = "{WARMUP:g}s"',
         "hz = 250   # the testbed kernel's CONFIG_HZ", "",
         "[network]", 'delay = "20us"   # one way on the veth',
+        "one_machine = true   # namespaces of one kernel: every host reads the same jiffies",
         # Segments a host sends at one instant (a timer-wheel batch of SYN retransmissions) leave it one by one:
         # with --capture such a batch reaches srv spread over 10-320 us, and a SYN arriving after the first
         # final ACKs finds the accept queue full again. A jittered client-to-server delay spreads them

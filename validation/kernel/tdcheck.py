@@ -189,6 +189,7 @@ def synsim_toml(pt):
         f'duration = "{LEGIT + TAIL + SETTLE:g}s"',
         "hz = 250   # the testbed kernel's CONFIG_HZ", "",
         "[network]", f"delay = {delay}",
+        "one_machine = true   # namespaces of one kernel: every host reads the same jiffies",
         f"reorder = {'true' if pt['mode'] == 'normal' else 'false'}", "",
         "[server]", "listen_backlog = 4096", "",
         "[clients.legit]", "hosts = 1", f"rate = {RATE:g}", 'hold = "0s"', 'closer = "client"',
