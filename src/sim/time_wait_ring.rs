@@ -120,6 +120,14 @@ impl TimeWaitRing {
         (id, was_empty)
     }
 
+    /// When to look at a ring that was empty and now holds one entry due
+    /// at `deadline`: entries that come after it may be due up to the
+    /// disorder earlier, and the look admits them in time (every later
+    /// look is the one `pop_due` asks for).
+    pub fn first_look(&self, deadline: SimTime) -> SimTime {
+        SimTime(deadline.0.saturating_sub(self.disorder.0))
+    }
+
     fn at(&self, offset: usize) -> &(SimTime, Waiting) {
         let at = self.head + offset;
         &self.chunks[at / CHUNK][at % CHUNK]
@@ -246,6 +254,16 @@ mod tests {
         assert_eq!(fired, [60_050, 60_100, 60_400, 61_000, 62_000]);
         assert_eq!(r.len(), 0);
         assert!(r.chunks.is_empty(), "the head passed every fired entry");
+        // A ring emptied and refilled: its first look comes early enough
+        // for a later, earlier deadline.
+        r.push(ms(62_000), slot(7));
+        let look = r.first_look(ms(62_000));
+        r.push(ms(60_500), slot(8));
+        assert!(look <= ms(60_500));
+        assert!(matches!(r.pop_due(look), Err(Some(at)) if at <= ms(60_500)), "asks to look by 60.5 s");
+        assert_eq!(r.pop_due(ms(60_500)).map(|e| slot_of(&e.1)).ok(), Some(8));
+        assert_eq!(r.pop_due(ms(62_000)).map(|e| (e.0, slot_of(&e.1))).ok(), Some((ms(62_000), 7)));
+        assert!(matches!(r.pop_due(SimTime::MAX), Err(None)));
         // An entry still waiting keeps its id while those after it fire.
         let a = r.push(ms(70_000), slot(1)).0;
         r.push(ms(69_000), slot(2));

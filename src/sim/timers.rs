@@ -45,7 +45,9 @@ impl<Q: Scheduler<Event>> World<Q> {
                 }
             };
             if was_empty {
-                self.queue.push(deadline, Event::TimeWaitSweep);
+                // No sooner than the disorder before it: a deadline pushed
+                // later may be due that much earlier.
+                self.queue.push(self.conns.time_wait.first_look(deadline), Event::TimeWaitSweep);
             }
         } else if deadline < s.queued {
             s.queued = deadline;
@@ -57,7 +59,9 @@ impl<Q: Scheduler<Event>> World<Q> {
     pub(super) fn on_time_wait_sweep(&mut self) {
         self.events -= 1; // each expiry below counts as the event
         loop {
-            match self.conns.time_wait.pop_due(self.now) {
+            let due = self.conns.time_wait.pop_due(self.now);
+            debug_assert!(due.as_ref().map_or(true, |(at, _)| *at == self.now), "a TIME-WAIT fired late");
+            match due {
                 Ok((_, Waiting::Slot { slot, generation })) => {
                     self.events += 1;
                     self.on_timer(slot, generation);

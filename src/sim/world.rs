@@ -806,4 +806,30 @@ mod tests {
             .count();
         assert_eq!(live_timers, 0);
     }
+
+    #[test]
+    fn time_waits_on_hosts_own_clocks_end_when_due() {
+        // 2000 hosts, each on its own jiffies phase, enter TIME-WAIT within
+        // 2 s: their deadlines arrive out of order (each host's 2.048 s
+        // grid), and each must end exactly when due (the sweep's debug
+        // assertion), the last by 60 + 2 + 2.1 s.
+        let cfg: RunConfig = toml::from_str(
+            r#"
+            duration = "64.2s"
+            [network]
+            delay = "10ms"
+            [clients.web]
+            hosts = 2000
+            rate = 1000
+            host_choice = "round-robin"
+            max_connections = 2000
+            hold = "10ms"
+            "#,
+        )
+        .unwrap();
+        let mut world = World::new(&cfg, 1, 0);
+        world.run();
+        assert_eq!(world.time_wait_entries(false), 0, "every TIME-WAIT ended");
+        assert_eq!(world.conns.time_wait.len(), 0);
+    }
 }
