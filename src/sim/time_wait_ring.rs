@@ -120,10 +120,10 @@ impl TimeWaitRing {
         (id, was_empty)
     }
 
-    /// When to look at a ring that was empty and now holds one entry due
-    /// at `deadline`: entries that come after it may be due up to the
-    /// disorder earlier, and the look admits them in time (every later
-    /// look is the one `pop_due` asks for).
+    /// When to look at the ring for an entry due at `deadline`: entries
+    /// after it may be due up to the disorder earlier, and the look admits
+    /// them in time. A ring that was empty gets its first look here; every
+    /// later one is the one `pop_due` asks for.
     pub fn first_look(&self, deadline: SimTime) -> SimTime {
         SimTime(deadline.0.saturating_sub(self.disorder.0))
     }
@@ -143,15 +143,14 @@ impl TimeWaitRing {
         // of them less the disorder: admit them while that may be by now.
         while self.admitted < self.span {
             let at = self.at(self.admitted).0;
-            if at.0.saturating_sub(self.disorder.0) > now.0 {
+            if self.first_look(at) > now {
                 break;
             }
             let id = self.head_id.wrapping_add(self.admitted as u32) & ID_MASK;
             self.due.push(Reverse((at, id)));
             self.admitted += 1;
         }
-        let next_admission = (self.admitted < self.span)
-            .then(|| SimTime(self.at(self.admitted).0.0.saturating_sub(self.disorder.0)));
+        let next_admission = (self.admitted < self.span).then(|| self.first_look(self.at(self.admitted).0));
         let Some(&Reverse((at, id))) = self.due.peek() else {
             return Err(next_admission);
         };

@@ -152,6 +152,7 @@ impl<Q: Scheduler<Event>> World<Q> {
         // offsets still differ: they hash its own address).
         let ts_secret = secrets.next_u64();
         let server_params = TcpParams { ts_secret, ..kernel::server_params(&cfg.server, cfg.hz) };
+        let clock_secret = kernel::clock_secret(cfg, ts_secret);
         let mut plan = AddressPlan::default();
         let (mut pops, mut attackers) = workload::build(cfg, &mut plan, server_params, seed, run);
         let listener = Listener::new(SERVER, kernel::listener_config(&cfg.server), cookie_secret);
@@ -191,7 +192,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             // Hosts at their own jiffies phases round a TIME-WAIT's end to
             // their own grids: deadlines arrive out of order by up to the
             // rounding.
-            conns: Conns::new(if kernel::clock_secret(cfg, ts_secret) == 0 {
+            conns: Conns::new(if clock_secret == 0 {
                 SimDuration::ZERO
             } else {
                 {
@@ -207,7 +208,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             server: cfg.server.clone(),
             server_params,
             hz: cfg.hz,
-            clock_secret: kernel::clock_secret(cfg, ts_secret),
+            clock_secret,
             listener,
             tcp_metrics,
             acceptor: Acceptor::new(&cfg.server, stream_rng(seed, run, Stream::Service)),
@@ -767,14 +768,12 @@ mod tests {
         assert!(traced.events > plain.events + nobody - 50);
     }
 
-    #[test]
-    fn every_fresh_time_wait_waits_in_the_ring_not_the_queue_or_a_slot() {
-        // Clients close first; each enters TIME-WAIT while its FIN's
-        // retransmission event is still queued. 2000 connections in 2 s,
-        // stopped 8 s later: all of them in TIME-WAIT.
-        let cfg: RunConfig = toml::from_str(
+    /// 2000 client hosts, one connection each within 2 s, closed by the
+    /// client: 2000 TIME-WAITs, run for `duration`.
+    fn two_thousand_time_waits(duration: &str) -> World<TimingWheel<Event>> {
+        let cfg: RunConfig = toml::from_str(&format!(
             r#"
-            duration = "10s"
+            duration = "{duration}"
             [network]
             delay = "10ms"
             [clients.web]
@@ -783,11 +782,20 @@ mod tests {
             host_choice = "round-robin"
             max_connections = 2000
             hold = "10ms"
-            "#,
-        )
+            "#
+        ))
         .unwrap();
         let mut world = World::new(&cfg, 1, 0);
         world.run();
+        world
+    }
+
+    #[test]
+    fn every_fresh_time_wait_waits_in_the_ring_not_the_queue_or_a_slot() {
+        // Clients close first; each enters TIME-WAIT while its FIN's
+        // retransmission event is still queued. 2000 connections in 2 s,
+        // stopped 8 s later: all of them in TIME-WAIT.
+        let mut world = two_thousand_time_waits("10s");
         assert_eq!(world.time_wait_entries(false), 2000);
         assert_eq!(world.conns.time_wait.len(), 2000);
         // Parked: the slab holds only the connections that were alive at once.
@@ -813,22 +821,7 @@ mod tests {
         // 2 s: their deadlines arrive out of order (each host's 2.048 s
         // grid), and each must end exactly when due (the sweep's debug
         // assertion), the last by 60 + 2 + 2.1 s.
-        let cfg: RunConfig = toml::from_str(
-            r#"
-            duration = "64.2s"
-            [network]
-            delay = "10ms"
-            [clients.web]
-            hosts = 2000
-            rate = 1000
-            host_choice = "round-robin"
-            max_connections = 2000
-            hold = "10ms"
-            "#,
-        )
-        .unwrap();
-        let mut world = World::new(&cfg, 1, 0);
-        world.run();
+        let world = two_thousand_time_waits("64.2s");
         assert_eq!(world.time_wait_entries(false), 0, "every TIME-WAIT ended");
         assert_eq!(world.conns.time_wait.len(), 0);
     }
