@@ -28,8 +28,8 @@ pub const DEFAULT_ORIGIN: &str = "experiments/defenses.toml (embedded)";
 /// Keys of the file outside the run configuration.
 const META_KEYS: [&str; 6] = ["name", "description", "seed", "replicates", "strategies", "sweep"];
 /// Keys that make up one run's configuration.
-const RUN_KEYS: [&str; 9] =
-    ["duration", "warmup", "drain", "bin", "hz", "network", "server", "clients", "attackers"];
+const RUN_KEYS: [&str; 10] =
+    ["duration", "measure", "warmup", "drain", "bin", "hz", "network", "server", "clients", "attackers"];
 
 /// A validated experiment.
 #[derive(Clone, Debug)]
@@ -205,6 +205,7 @@ struct FileSchema {
     strategies: Option<Table>,
     sweep: Option<Table>,
     duration: Option<crate::engine::SimDuration>,
+    measure: Option<crate::engine::SimDuration>,
     warmup: Option<WarmupForm>,
     drain: Option<crate::engine::SimDuration>,
     bin: Option<crate::engine::SimDuration>,

@@ -42,7 +42,9 @@ pub struct Settling {
     /// TIME-WAIT counts and their memory.
     pub time_wait: Option<f64>,
     /// Short-lived requests batching on the timer wheel's grid (see
-    /// [`WHEEL_DRIFT_S`]): reported, not used by `warmup = "auto"`.
+    /// [`WHEEL_DRIFT_S`]). `warmup = "auto"` waits for it with a clock per
+    /// host, where it was measured to end; not with `one_machine`, where
+    /// it outlasted the longest runs (the report flags it).
     pub wheel_drift: Option<f64>,
     /// The TCP metrics cache filling with proven peers (see
     /// [`PROVEN_SHARE_FLAGGED`]): a lower bound, each of the population's
@@ -68,12 +70,13 @@ pub struct Settling {
 /// retransmissions join the grid and the drift outlasts 9000 s at two
 /// and three retries; the kernel drifts so on a one-machine testbed
 /// (validation/kernel/driftcheck.py). Flagged for lifetimes under
-/// [`WHEEL_DRIFT_LIFETIME_S`] when the flood keeps the queue full; not
-/// used by `warmup = "auto"`: a rule from a few measured rates is not one
-/// to impose on every study.
+/// [`WHEEL_DRIFT_LIFETIME_S`] when the flood keeps the queue full, and
+/// waited for by `warmup = "auto"`: the longest drift measured, applied to
+/// every such point (a bound from a few measured rates, conservative for
+/// the faster ones).
 pub const WHEEL_DRIFT_S: f64 = 1900.0;
 /// [`WHEEL_DRIFT_S`] with every host on one clock: still drifting at the
-/// end of 9075 s runs.
+/// end of 9075 s runs, so a lower bound: flagged, not waited for.
 pub const WHEEL_DRIFT_ONE_CLOCK_S: f64 = 9000.0;
 /// Request lifetimes (s) below which [`WHEEL_DRIFT_S`] applies: up to
 /// three SYN-ACK retries (15 s exact).
@@ -146,11 +149,12 @@ pub fn settling(c: &RunConfig) -> Settling {
 /// `TCP_METRICS_RECLAIM_DEPTH + 1` entries.
 const CACHE_CAPACITY: u64 = (TCP_METRICS_HASH_SLOTS * (TCP_METRICS_RECLAIM_DEPTH + 1)) as u64;
 
-/// `warmup = "auto"`: the slowest clock the run exercises, rounded up to
-/// whole bins so the first measured bin is whole.
+/// `warmup = "auto"`: the slowest clock the run exercises whose end is
+/// known, rounded up to whole bins so the first measured bin is whole.
 pub fn auto_warmup(c: &RunConfig) -> SimDuration {
     let s = settling(c);
-    let secs = s.syn_queue.unwrap_or(0.0).max(s.time_wait.unwrap_or(0.0));
+    let drift = if c.network.one_machine { None } else { s.wheel_drift };
+    let secs = s.syn_queue.unwrap_or(0.0).max(s.time_wait.unwrap_or(0.0)).max(drift.unwrap_or(0.0));
     let ns = (secs * 1e9).ceil() as u64;
     let bin = c.bin.0.max(1);
     SimDuration(ns.div_ceil(bin) * bin)
@@ -265,6 +269,23 @@ mod tests {
             drift(&text.replace("tcp_synack_retries = 1", "tcp_synack_retries = 5")),
             None,
             "63 s lifetimes"
+        );
+    }
+
+    #[test]
+    fn auto_warmup_waits_for_the_drift_only_where_its_end_was_measured() {
+        let text = "duration = \"4000s\"\n[server]\ntcp_syncookies = 0\ntcp_synack_retries = 1\n[clients.web]\n\
+                    hosts = 10\nrate = 1\n[attackers.flood]\nkind = \"spoofed-syn\"\nrate = 1000\nstart = \"2s\"\n";
+        let warmup = |t: &str| {
+            let exp = crate::experiment::Experiment::parse(t, "t.toml", "t").unwrap();
+            auto_warmup(&exp.points()[0].config)
+        };
+        assert_eq!(warmup(text), SimDuration::from_secs(1902), "a clock per host: 2 s + WHEEL_DRIFT_S");
+        let one = text.replace("[server]", "[network]\none_machine = true\n[server]");
+        assert_eq!(
+            warmup(&one),
+            SimDuration::from_secs(63),
+            "one clock: TIME-WAIT's 62.05 s, the drift flagged"
         );
     }
 }

@@ -113,7 +113,8 @@ pub fn axes(
         } else {
             let head = key.split('.').next().unwrap_or("");
             if !RUN_KEYS.contains(&head)
-                || !key.contains('.') && !["duration", "warmup", "drain", "bin", "hz"].contains(&head)
+                || !key.contains('.')
+                    && !["duration", "measure", "warmup", "drain", "bin", "hz"].contains(&head)
             {
                 let hint = did_you_mean(head, &RUN_KEYS)
                     .map(|s| format!("; did you mean `{s}`?"))
@@ -167,11 +168,23 @@ fn population_exists(base: &Table, strategies: &Table, key: &str) -> Result<(), 
 /// Keys a run cannot do without, checked before serde so the message names
 /// the table that lacks one and where it is.
 fn missing_required(table: &Table) -> Option<(String, String)> {
-    if !table.contains_key("duration") {
-        return Some((
-            "duration".into(),
-            "missing key `duration`: how much simulated time a run covers, e.g. duration = \"60s\"".into(),
-        ));
+    match (table.contains_key("duration"), table.contains_key("measure")) {
+        (false, false) => {
+            return Some((
+                "duration".into(),
+                "missing key `duration`: how much simulated time a run covers, e.g. duration = \"60s\" \
+                 (or `measure`: the measured window, after the warm-up)"
+                    .into(),
+            ));
+        }
+        (true, true) => {
+            return Some((
+                "measure".into(),
+                "set `duration` or `measure`, not both: `measure` makes each run warmup + measure + drain long"
+                    .into(),
+            ));
+        }
+        _ => {}
     }
     let groups: [(&str, &[(&str, &str)]); 2] = [
         ("clients", &[("hosts", "the number of client hosts, an integer from 1 to 80000000")]),
@@ -283,13 +296,30 @@ pub fn points(
         if auto_warmup {
             table.remove("warmup");
         }
+        // `measure` stands in for `duration` until the warm-up is known.
+        let measure = table.remove("measure");
+        let measured = measure.is_some();
+        if let Some(m) = measure {
+            table.insert("duration".into(), m);
+        }
         let mut config: RunConfig =
             Value::Table(table.clone()).try_into().map_err(|e: toml::de::Error| {
-                let key = key_of_error(&table);
+                let key = key_of_error(&table)
+                    .map(|k| if measured && k == "duration" { "measure".into() } else { k });
                 let message = humanize_for(e.message().trim(), key.as_deref());
                 blame(origin, text, &set_by, &point_name, key.as_deref(), message)
             })?;
-        if auto_warmup {
+        if measured {
+            // Here `duration` holds the measured window.
+            if config.duration == crate::engine::SimDuration::ZERO {
+                let message = "must be longer than 0s: the measured window of each run".to_string();
+                return Err(blame(origin, text, &set_by, &point_name, Some("measure"), message));
+            }
+            if auto_warmup {
+                config.warmup = super::settling::auto_warmup(&config);
+            }
+            config.duration = config.warmup + config.duration + config.drain;
+        } else if auto_warmup {
             config.warmup = super::settling::auto_warmup(&config);
             if config.warmup + config.drain >= config.duration {
                 let message = format!(

@@ -465,6 +465,28 @@ fn auto_warmup_resolves_per_point_and_says_when_the_run_is_too_short() {
     assert!(e.contains("t.toml:2:") && e.contains("\"auto\""), "{e}");
 }
 
+#[test]
+fn measure_makes_each_point_as_long_as_its_own_warmup_needs() {
+    let text = "measure = \"100s\"\nwarmup = \"auto\"\ndrain = \"10s\"\n[server]\ntcp_syncookies = 0\n\
+                [clients.web]\nhosts = 10\nrate = 1\n[attackers.flood]\nkind = \"spoofed-syn\"\nrate = 3000\n\
+                [sweep]\n\"server.tcp_synack_retries\" = [1, 5]\n";
+    let exp = Experiment::parse(text, "t.toml", "t").unwrap();
+    let s = crate::engine::SimDuration::from_secs;
+    let spans: Vec<_> = exp.points().iter().map(|p| (p.config.warmup, p.config.duration)).collect();
+    // retries 1: the wheel's drift (1900 s); retries 5: 4 lifetimes of
+    // up to 65.9 s on the wheel, in whole bins.
+    assert_eq!(spans, [(s(1900), s(2010)), (s(264), s(374))]);
+    let fixed = Experiment::parse(&text.replace("\"auto\"", "\"5s\""), "t.toml", "t").unwrap();
+    assert!(fixed.points().iter().all(|p| p.config.duration == s(115)), "5 s + 100 s + 10 s");
+    let both =
+        Experiment::parse(&format!("duration = \"60s\"\n{text}"), "t.toml", "t").unwrap_err().to_string();
+    assert!(both.contains("t.toml") && both.contains("`duration` or `measure`, not both"), "{both}");
+    let zero = Experiment::parse(&text.replace("\"100s\"", "\"0s\""), "t.toml", "t").unwrap_err().to_string();
+    assert!(zero.contains("measure") && zero.contains("longer than 0s"), "{zero}");
+    let typo = Experiment::parse(&text.replace("\"100s\"", "100"), "t.toml", "t").unwrap_err().to_string();
+    assert!(typo.contains("t.toml:1:") && typo.contains("measure"), "{typo}");
+}
+
 use crate::config::PopulationNetwork;
 use crate::engine::SimDuration;
 use crate::net::{DelaySpec, LossSpec};

@@ -194,7 +194,10 @@ fn steady_state(results: &Results) -> SteadyState {
                 if name.is_empty() { "all runs".into() } else { name },
                 secs(warmup),
                 if detected.is_infinite() { "none found".into() } else { secs(detected) },
-                queue.map(secs).unwrap_or_else(|| "–".into()),
+                match (queue, drift) {
+                    (Some(q), Some(d)) => format!("{}; timer-wheel drift {}", secs(q), secs(d)),
+                    (q, _) => q.map(secs).unwrap_or_else(|| "–".into()),
+                },
                 tw_note,
                 if verdict.is_empty() {
                     "steady".into()
@@ -222,7 +225,9 @@ fn steady_state(results: &Results) -> SteadyState {
              refills each batch's slots at once, and admissions gather after the slots' ticks over hundreds \
              of lifetimes (with one retry and a clock per host: about 1900 s at 1000 SYN/s, 200 s at 3000, \
              700 s at 10k; longer with two retries, and far longer with every host on one clock, where the \
-             real kernel drifts too); `warmup = \"auto\"` does not wait for it, and such points are flagged. With cookies off, \
+             real kernel drifts too); with a clock per host `warmup = \"auto\"` waits the longest of these, \
+             1900 s, for every such point (the *SYN queue* column names it), and with every host on one \
+             clock, where no end was measured, such points are flagged. With cookies off, \
              peers in the server's TCP metrics cache pass the SYN queue's last quarter, and the cache \
              fills from empty as connections end: where it can hold 1 % or more of a population's hosts, \
              the success ratio climbs until it is full (measured with no defense at 1000 SYN/s and 1M \
