@@ -2,66 +2,91 @@
 //! segments wait in a FIFO of at most `netdev_max_backlog` for protocol
 //! processing, which takes one at a time at the configured packet rate.
 //! A full queue drops the newcomer (softnet_stat's "dropped" column).
+//!
+//! The processing time is fixed, so a segment's fate and the time its
+//! processing ends are known from the time the last admitted segment is
+//! done: the queue keeps only that. A sender schedules a server-bound
+//! segment's event one processing time ([`Ingress::lead`]) after its
+//! arrival, when its processing would end on an idle queue. A segment that
+//! finds the queue idle (nearly all, below saturation) is then processed
+//! by that one event; one that waits gets a second event when its turn
+//! ends. The processing times are those of a FIFO with a server.
 
 use crate::engine::{SimDuration, SimTime};
-use std::collections::VecDeque;
 
-/// What became of an offered segment.
+/// What becomes of a segment whose event comes one lead after it arrived.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Admit<T> {
-    /// No packet-rate limit: process it now.
-    Now(T),
-    /// Taken into service at once; its processing ends at this time.
-    Serve(SimTime),
-    /// Waiting behind the one in service.
-    Queued,
-    /// The queue was full.
-    Dropped(T),
+pub enum Admit {
+    /// Its processing ends now: no packet-rate limit, or the queue was
+    /// idle when it arrived.
+    Now,
+    /// It waits; its processing ends at this time.
+    At(SimTime),
+    /// The queue was full when it arrived.
+    Dropped,
 }
 
-/// A FIFO with one server and a fixed service time. `T` is a segment (or
-/// anything a test likes).
+/// A FIFO with one server and a fixed processing time.
 #[derive(Clone, Debug)]
-pub struct Ingress<T> {
-    cap: usize,
+pub struct Ingress {
+    cap: u64,
     /// None: unlimited processing, the queue never fills.
     service: Option<SimDuration>,
-    waiting: VecDeque<T>,
-    in_service: Option<T>,
+    /// When the last admitted segment's processing ends.
+    last_done: SimTime,
 }
 
-impl<T> Ingress<T> {
+impl Ingress {
     pub fn new(cap: usize, service: Option<SimDuration>) -> Self {
-        Ingress { cap, service, waiting: VecDeque::new(), in_service: None }
+        Ingress { cap: cap as u64, service, last_done: SimTime::ZERO }
     }
 
-    pub fn offer(&mut self, now: SimTime, item: T) -> Admit<T> {
-        let Some(service) = self.service else { return Admit::Now(item) };
-        if self.in_service.is_none() {
-            self.in_service = Some(item);
-            Admit::Serve(now + service)
-        } else if self.waiting.len() < self.cap {
-            self.waiting.push_back(item);
-            Admit::Queued
-        } else {
-            Admit::Dropped(item)
+    /// How long after its arrival a server-bound segment's event comes.
+    pub fn lead(&self) -> SimDuration {
+        self.service.unwrap_or(SimDuration::ZERO)
+    }
+
+    /// The segment whose event is now, one lead after it arrived.
+    pub fn admit(&mut self, now: SimTime) -> Admit {
+        let Some(service) = self.service else { return Admit::Now };
+        let arrived = SimTime(now.0 - service.0);
+        match self.in_system(arrived) {
+            0 => {
+                self.last_done = now;
+                Admit::Now
+            }
+            // n - 1 wait behind the one in processing: full at the cap.
+            n if n > self.cap => Admit::Dropped,
+            _ => {
+                self.last_done += service;
+                Admit::At(self.last_done)
+            }
         }
     }
 
-    /// The one in service is done: it, and when the next one's processing
-    /// ends (None: nothing waits).
-    pub fn done(&mut self, now: SimTime) -> (T, Option<SimTime>) {
-        let item = self.in_service.take().expect("a segment in service");
-        let next = self.waiting.pop_front().map(|next| {
-            self.in_service = Some(next);
-            now + self.service.expect("limited ingress")
-        });
-        (item, next)
+    /// Admitted segments not yet done at `t` (no later arrival counted:
+    /// exact for a `t` no later than the last admitted arrival's, or
+    /// with every arrival up to `t` admitted). In one busy period the
+    /// processing ends one processing time apart, the last at `last_done`.
+    fn in_system(&self, t: SimTime) -> u64 {
+        match self.service {
+            Some(s) if self.last_done > t => (self.last_done.0 - t.0).div_ceil(s.0),
+            _ => 0,
+        }
     }
 
-    /// Segments waiting (not counting the one in service).
-    pub fn waiting(&self) -> usize {
-        self.waiting.len()
+    /// Segments waiting (not counting the one in processing) one lead
+    /// before `now`: the queue's length as the events see it, late by one
+    /// processing time. Exact once every event up to `now` has run.
+    pub fn waiting_lagged(&self, now: SimTime) -> u64 {
+        let lead = self.lead().0;
+        self.in_system(SimTime(now.0.saturating_sub(lead))).saturating_sub(1)
+    }
+
+    /// When [`Self::waiting_lagged`] falls from `waiting` (> 0) to one
+    /// less, if no segment is admitted before.
+    pub fn waiting_falls_at(&self, waiting: u64) -> SimTime {
+        SimTime(self.last_done.0 - (waiting - 1) * self.lead().0)
     }
 }
 
@@ -71,31 +96,40 @@ mod tests {
 
     const MS: SimDuration = SimDuration::from_millis(1);
 
+    fn ms(n: u64) -> SimTime {
+        SimTime::ZERO + SimDuration::from_millis(n)
+    }
+
     #[test]
-    fn unlimited_processing_takes_everything_now() {
+    fn unlimited_processing_takes_everything_at_once() {
         let mut q = Ingress::new(0, None);
-        assert_eq!(q.offer(SimTime::ZERO, 7), Admit::Now(7));
-        assert_eq!(q.waiting(), 0);
+        assert_eq!(q.lead(), SimDuration::ZERO);
+        assert_eq!(q.admit(SimTime::ZERO), Admit::Now);
+        assert_eq!(q.waiting_lagged(SimTime::ZERO), 0);
     }
 
     #[test]
     fn serves_in_order_and_drops_past_the_cap() {
+        // Arrivals at 0, 0, 0, 0 ms (events at 1 ms), then at 1 ms, 5 ms.
         let mut q = Ingress::new(2, Some(MS));
-        let t0 = SimTime::ZERO;
-        assert_eq!(q.offer(t0, 1), Admit::Serve(t0 + MS));
-        assert_eq!(q.offer(t0, 2), Admit::Queued);
-        assert_eq!(q.offer(t0, 3), Admit::Queued);
-        assert_eq!(q.offer(t0, 4), Admit::Dropped(4), "cap 2 waiting behind one in service");
-        assert_eq!(q.done(t0 + MS), (1, Some(t0 + MS + MS)));
-        assert_eq!(q.waiting(), 1);
-        assert_eq!(q.offer(t0 + MS, 5), Admit::Queued);
-        assert_eq!(q.done(t0 + MS + MS).0, 2);
-        assert_eq!(q.done(t0 + MS + MS + MS).0, 3);
-        assert_eq!(q.done(t0 + SimDuration::from_millis(4)), (5, None));
-        assert_eq!(
-            q.offer(t0 + SimDuration::from_millis(5), 6),
-            Admit::Serve(t0 + SimDuration::from_millis(6)),
-            "idle again: served at once"
-        );
+        assert_eq!(q.lead(), MS);
+        assert_eq!(q.admit(ms(1)), Admit::Now, "an idle queue: done one processing time later");
+        assert_eq!(q.admit(ms(1)), Admit::At(ms(2)));
+        assert_eq!(q.admit(ms(1)), Admit::At(ms(3)));
+        assert_eq!(q.waiting_lagged(ms(1)), 2, "at 0 ms two wait behind the one in processing");
+        assert_eq!(q.admit(ms(1)), Admit::Dropped, "cap 2 waiting behind one in processing");
+        assert_eq!(q.waiting_falls_at(2), ms(2));
+        assert_eq!(q.waiting_lagged(ms(2)), 1, "at 1 ms the second is in processing");
+        assert_eq!(q.admit(ms(2)), Admit::At(ms(4)), "arrived at 1 ms behind the third");
+        assert_eq!(q.waiting_lagged(ms(3)), 1);
+        assert_eq!(q.waiting_lagged(ms(4)), 0);
+        assert_eq!(q.admit(ms(6)), Admit::Now, "idle again at 5 ms: done at 6 ms");
+    }
+
+    #[test]
+    fn a_segment_arriving_as_the_last_ends_is_processed_at_once() {
+        let mut q = Ingress::new(1, Some(MS));
+        assert_eq!(q.admit(ms(1)), Admit::Now);
+        assert_eq!(q.admit(ms(2)), Admit::Now, "arrived at 1 ms, when the first was done");
     }
 }

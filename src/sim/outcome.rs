@@ -39,6 +39,7 @@ pub struct RunOutcome {
 impl<Q: Scheduler<Event>> World<Q> {
     pub(super) fn outcome(&mut self) -> RunOutcome {
         let end = self.now;
+        self.ingress_gauge_to_now();
         let legit_pending = self
             .conns
             .slots
@@ -158,6 +159,7 @@ impl RunOutcome {
             ("accept_queue_mean", self.accept_queue.mean),
             ("ingress_drops", c.ingress_drops as f64),
             ("ingress_queue_peak", self.ingress_queue.peak as f64),
+            ("ingress_queue_mean", self.ingress_queue.mean),
             ("request_timeouts", l.request_timeouts as f64),
             ("unproven_drops", l.unproven_drops as f64),
         ];

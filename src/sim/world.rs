@@ -41,8 +41,9 @@ use std::borrow::Cow;
 pub enum Event {
     /// A segment reaches its destination host.
     Arrive(Segment, Hints),
-    /// The server finished taking one segment off its ingress queue.
-    IngressDone,
+    /// A segment that waited in the server's ingress queue is done
+    /// being processed (see `net::ingress`).
+    IngressDone(Segment, Hints),
     /// A connection's timer may be due (lazily cancelled: checked against
     /// the slot's generation and queued deadline).
     Timer { slot: u32, generation: u32 },
@@ -101,7 +102,7 @@ pub struct World<Q: Scheduler<Event> = TimingWheel<Event>> {
     /// The server's TCP metrics cache: the peers it has proven.
     pub(super) tcp_metrics: TcpMetrics,
     pub(super) acceptor: Acceptor,
-    pub(super) ingress: Ingress<(Segment, Hints)>,
+    pub(super) ingress: Ingress,
     pub(super) link: Link,
     /// Some flow's path is FIFO (no `reorder`, and a delay that varies).
     fifo_paths: bool,
@@ -323,7 +324,7 @@ impl<Q: Scheduler<Event>> World<Q> {
 
     fn prefetch_for(&self, event: &Event) {
         let slot = match *event {
-            Event::Arrive(_, hints) => hints.dst_slot.checked_sub(1),
+            Event::Arrive(_, hints) | Event::IngressDone(_, hints) => hints.dst_slot.checked_sub(1),
             Event::Timer { slot, .. } | Event::AppClose { slot, .. } => Some(slot),
             _ => None,
         };
@@ -335,7 +336,7 @@ impl<Q: Scheduler<Event>> World<Q> {
     pub(super) fn dispatch(&mut self, event: Event) {
         match event {
             Event::Arrive(seg, hints) => self.on_arrive(seg, hints),
-            Event::IngressDone => self.on_ingress_done(),
+            Event::IngressDone(seg, hints) => self.server_receive(seg, hints),
             Event::Timer { slot, generation } => self.on_timer(slot, generation),
             Event::AppClose { slot, generation } => {
                 if self.live(slot, generation) {
@@ -352,7 +353,10 @@ impl<Q: Scheduler<Event>> World<Q> {
             Event::WorkerFree => self.on_worker_free(),
             Event::Attack { attacker } => self.on_attack(attacker),
             Event::WarmupEnd => self.on_warmup_end(),
-            Event::MeasureEnd => self.metrics.measure_end(self.now, &self.listener.counters),
+            Event::MeasureEnd => {
+                self.ingress_gauge_to_now();
+                self.metrics.measure_end(self.now, &self.listener.counters)
+            }
             Event::Sample => self.on_sample(),
             Event::Script { index } => self.on_script(index),
             Event::TimeWaitSweep => self.on_time_wait_sweep(),
@@ -545,7 +549,14 @@ impl<Q: Scheduler<Event>> World<Q> {
                     at = at.max(*last);
                     *last = at;
                 }
-                self.queue.push(at, Event::Arrive(seg, hints))
+                // A server-bound segment's event comes when its processing
+                // would end on an idle ingress queue (`net::ingress`).
+                let lead = if direction == Direction::ClientToServer {
+                    self.ingress.lead()
+                } else {
+                    SimDuration::ZERO
+                };
+                self.queue.push(at + lead, Event::Arrive(seg, hints))
             }
         }
     }
@@ -554,11 +565,15 @@ impl<Q: Scheduler<Event>> World<Q> {
         if seg.dst.ip != SERVER.ip {
             return self.host_receive(seg, hints);
         }
-        match self.ingress.offer(self.now, (seg, hints)) {
-            Admit::Now((seg, hints)) => return self.server_receive(seg, hints),
-            Admit::Serve(done) => self.queue.push(done, Event::IngressDone),
-            Admit::Queued => {}
-            Admit::Dropped((seg, _)) => {
+        // The gauge's falls so far, on the queue as it was.
+        self.ingress_gauge_to_now();
+        match self.ingress.admit(self.now) {
+            Admit::Now => self.server_receive(seg, hints),
+            Admit::At(done) => {
+                self.queue.push(done, Event::IngressDone(seg, hints));
+                self.metrics.ingress.set(self.now, self.ingress.waiting_lagged(self.now));
+            }
+            Admit::Dropped => {
                 // `enqueue_to_backlog`: softnet_stat's dropped column.
                 self.metrics.counters.ingress_drops += 1;
                 let st = self.state_at(seg.dst, seg.src);
@@ -569,22 +584,29 @@ impl<Q: Scheduler<Event>> World<Q> {
                     (st, st),
                     "dropped: netdev backlog full",
                 );
-                return;
             }
         }
-        self.metrics.ingress.set(self.now, self.ingress.waiting() as u64);
     }
 
-    fn on_ingress_done(&mut self) {
-        let ((seg, hints), next) = self.ingress.done(self.now);
-        if let Some(at) = next {
-            self.queue.push(at, Event::IngressDone);
+    /// Brings the ingress queue's gauge up to now: its length falls one
+    /// processing time at a time with no event of its own (`net::ingress`),
+    /// and is read one processing time late.
+    pub(super) fn ingress_gauge_to_now(&mut self) {
+        loop {
+            let waiting = self.metrics.ingress.value;
+            if waiting == 0 {
+                return;
+            }
+            let at = self.ingress.waiting_falls_at(waiting);
+            if at > self.now {
+                return;
+            }
+            self.metrics.ingress.set(at, waiting - 1);
         }
-        self.metrics.ingress.set(self.now, self.ingress.waiting() as u64);
-        self.server_receive(seg, hints);
     }
 
     fn on_warmup_end(&mut self) {
+        self.ingress_gauge_to_now();
         self.metrics.warmup_end(self.now, &self.listener.counters);
     }
 
