@@ -164,17 +164,21 @@ pub fn auto_warmup(c: &RunConfig) -> SimDuration {
 mod tests {
     use super::*;
 
+    /// The first sweep point of an experiment file's text.
+    fn first_point(text: &str) -> RunConfig {
+        let exp = crate::experiment::Experiment::parse(text, "t.toml", "t").unwrap();
+        exp.points()[0].config.clone()
+    }
+
     #[test]
     fn a_flood_settles_four_request_lifetimes_after_it_starts() {
         let text = "duration = \"20s\"\n[server]\ntcp_syncookies = 0\n[clients.web]\nhosts = 10\nrate = 1\n\
                     start = \"1s\"\n[attackers.flood]\nkind = \"spoofed-syn\"\nrate = 1000\nstart = \"2s\"\n";
-        let exp = crate::experiment::Experiment::parse(text, "t.toml", "t").unwrap();
-        let s = settling(&exp.points()[0].config);
+        let s = settling(&first_point(text));
         let exact = text.replace("duration", "hz = 0\nduration");
-        let exp0 = crate::experiment::Experiment::parse(&exact, "t.toml", "t").unwrap();
         // Four lifetimes of 63 s after the flood starts at 2 s.
         assert_eq!(
-            settling(&exp0.points()[0].config),
+            settling(&first_point(&exact)),
             Settling {
                 syn_queue: Some(254.0),
                 syn_queue_wave: Some(63.0),
@@ -189,8 +193,7 @@ mod tests {
         assert!((254.0..=254.0 + 4.0 * 6.0 * 2.1).contains(&q), "{q}");
         assert!((61.0..=63.2).contains(&s.time_wait.unwrap()), "{s:?}");
         let always = text.replace("tcp_syncookies = 0", "tcp_syncookies = 2");
-        let exp = crate::experiment::Experiment::parse(&always, "t.toml", "t").unwrap();
-        assert_eq!(settling(&exp.points()[0].config).syn_queue, None, "cookies always: no queue to fill");
+        assert_eq!(settling(&first_point(&always)).syn_queue, None, "cookies always: no queue to fill");
     }
 
     #[test]
@@ -200,8 +203,7 @@ mod tests {
                 "duration = \"20s\"\n[server]\ntcp_syncookies = 0\n{extra}[clients.web]\nhosts = {hosts}\nrate = 200\n\
                  [attackers.flood]\nkind = \"spoofed-syn\"\nrate = 1000\n"
             );
-            let exp = crate::experiment::Experiment::parse(&text, "t.toml", "t").unwrap();
-            settling(&exp.points()[0].config).proven_peers
+            settling(&first_point(&text)).proven_peers
         };
         // 98304 of a million hosts: 9.8 %, filled no sooner than 98304/200 s.
         assert_eq!(at(1_000_000, ""), Some(98_304.0 / 200.0));
@@ -239,25 +241,24 @@ mod tests {
     fn auto_warmup_is_the_slowest_clock_in_whole_bins() {
         let text = "hz = 0\nduration = \"200s\"\nbin = \"2s\"\n[server]\ntcp_syncookies = 0\n[clients.web]\nhosts = 10\n\
                     rate = 1\n[attackers.flood]\nkind = \"spoofed-syn\"\nrate = 1000\nstart = \"2s\"\n";
-        let exp = crate::experiment::Experiment::parse(text, "t.toml", "t").unwrap();
-        assert_eq!(auto_warmup(&exp.points()[0].config), SimDuration::from_secs(254), "2 s + 4 x 63 s");
+        assert_eq!(auto_warmup(&first_point(text)), SimDuration::from_secs(254), "2 s + 4 x 63 s");
         let few = text.replace("tcp_syncookies = 0", "tcp_syncookies = 0\ntcp_synack_retries = 1");
-        let exp = crate::experiment::Experiment::parse(&few, "t.toml", "t").unwrap();
         assert_eq!(
-            auto_warmup(&exp.points()[0].config),
+            auto_warmup(&first_point(&few)),
             SimDuration::from_secs(60),
             "TIME-WAIT's 60 s, not 2 s + 4 x 3 s"
         );
     }
 
+    /// One retry (3 s requests), cookies off, 1000 SYN/s from t = 2 s.
+    const SHORT_LIVED_FLOOD: &str = "duration = \"4000s\"\n[server]\ntcp_syncookies = 0\ntcp_synack_retries = 1\n\
+                                     [clients.web]\nhosts = 10\nrate = 1\n[attackers.flood]\nkind = \"spoofed-syn\"\n\
+                                     rate = 1000\nstart = \"2s\"\n";
+
     #[test]
     fn a_full_queue_of_short_lived_requests_on_the_wheel_is_flagged_for_its_drift() {
-        let text = "duration = \"200s\"\n[server]\ntcp_syncookies = 0\ntcp_synack_retries = 1\n[clients.web]\n\
-                    hosts = 10\nrate = 1\n[attackers.flood]\nkind = \"spoofed-syn\"\nrate = 1000\nstart = \"2s\"\n";
-        let drift = |t: &str| {
-            let exp = crate::experiment::Experiment::parse(t, "t.toml", "t").unwrap();
-            settling(&exp.points()[0].config).wheel_drift
-        };
+        let text = SHORT_LIVED_FLOOD;
+        let drift = |t: &str| settling(&first_point(t)).wheel_drift;
         assert_eq!(drift(text), Some(2.0 + WHEEL_DRIFT_S), "3080 requests a lifetime against a cap of 1536");
         assert_eq!(drift(&format!("hz = 0\n{text}")), None, "exact timers do not drift");
         assert_eq!(
@@ -274,14 +275,13 @@ mod tests {
 
     #[test]
     fn auto_warmup_waits_for_the_drift_only_where_its_end_was_measured() {
-        let text = "duration = \"4000s\"\n[server]\ntcp_syncookies = 0\ntcp_synack_retries = 1\n[clients.web]\n\
-                    hosts = 10\nrate = 1\n[attackers.flood]\nkind = \"spoofed-syn\"\nrate = 1000\nstart = \"2s\"\n";
-        let warmup = |t: &str| {
-            let exp = crate::experiment::Experiment::parse(t, "t.toml", "t").unwrap();
-            auto_warmup(&exp.points()[0].config)
-        };
-        assert_eq!(warmup(text), SimDuration::from_secs(1902), "a clock per host: 2 s + WHEEL_DRIFT_S");
-        let one = text.replace("[server]", "[network]\none_machine = true\n[server]");
+        let warmup = |t: &str| auto_warmup(&first_point(t));
+        assert_eq!(
+            warmup(SHORT_LIVED_FLOOD),
+            SimDuration::from_secs(1902),
+            "a clock per host: 2 s + WHEEL_DRIFT_S"
+        );
+        let one = SHORT_LIVED_FLOOD.replace("[server]", "[network]\none_machine = true\n[server]");
         assert_eq!(
             warmup(&one),
             SimDuration::from_secs(63),

@@ -50,7 +50,7 @@ impl Ingress {
     pub fn admit(&mut self, now: SimTime) -> Admit {
         let Some(service) = self.service else { return Admit::Now };
         let arrived = SimTime(now.0 - service.0);
-        match self.in_system(arrived) {
+        match self.in_system(arrived, service) {
             0 => {
                 self.last_done = now;
                 Admit::Now
@@ -68,19 +68,16 @@ impl Ingress {
     /// exact for a `t` no later than the last admitted arrival's, or
     /// with every arrival up to `t` admitted). In one busy period the
     /// processing ends one processing time apart, the last at `last_done`.
-    fn in_system(&self, t: SimTime) -> u64 {
-        match self.service {
-            Some(s) if self.last_done > t => (self.last_done.0 - t.0).div_ceil(s.0),
-            _ => 0,
-        }
+    fn in_system(&self, t: SimTime, service: SimDuration) -> u64 {
+        if self.last_done > t { (self.last_done.0 - t.0).div_ceil(service.0) } else { 0 }
     }
 
     /// Segments waiting (not counting the one in processing) one lead
     /// before `now`: the queue's length as the events see it, late by one
     /// processing time. Exact once every event up to `now` has run.
     pub fn waiting_lagged(&self, now: SimTime) -> u64 {
-        let lead = self.lead().0;
-        self.in_system(SimTime(now.0.saturating_sub(lead))).saturating_sub(1)
+        let Some(service) = self.service else { return 0 };
+        self.in_system(SimTime(now.0.saturating_sub(service.0)), service).saturating_sub(1)
     }
 
     /// When [`Self::waiting_lagged`] falls from `waiting` (> 0) to one

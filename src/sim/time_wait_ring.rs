@@ -97,6 +97,18 @@ impl TimeWaitRing {
         TimeWaitRing { disorder, ..Default::default() }
     }
 
+    /// The disorder of TIME-WAIT deadlines at CONFIG_HZ `hz`: hosts at
+    /// their own jiffies phases (`own_clocks`) round a TIME-WAIT's end to
+    /// their own grids, so one may end up to the wheel's rounding of
+    /// `TCP_TIMEWAIT_LEN` before another armed earlier; none on one clock.
+    pub fn clock_disorder(hz: u32, own_clocks: bool) -> SimDuration {
+        use crate::tcp::params::TCP_TIMEWAIT_LEN;
+        if !own_clocks {
+            return SimDuration::ZERO;
+        }
+        SimDuration(crate::tcp::timer_wheel::longest(TCP_TIMEWAIT_LEN, hz).0 - TCP_TIMEWAIT_LEN.0)
+    }
+
     /// Whether a timer due at `deadline` can join (no earlier than the
     /// disorder before the latest deadline in).
     pub fn accepts(&self, deadline: SimTime) -> bool {

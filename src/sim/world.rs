@@ -24,6 +24,7 @@ use super::metrics::Metrics;
 use super::outcome::RunOutcome;
 use super::port_counts::PortCounts;
 use super::script::ScriptAction;
+use super::time_wait_ring::TimeWaitRing;
 use super::workload::{self, Attacker, Population, interval};
 use crate::config::{RunConfig, ServerConfig};
 use crate::engine::{Scheduler, SimDuration, SimRng, SimTime, Stream, TimingWheel, stream_rng};
@@ -190,19 +191,7 @@ impl<Q: Scheduler<Event>> World<Q> {
             bin: cfg.bin,
             queue,
             events: 0,
-            // Hosts at their own jiffies phases round a TIME-WAIT's end to
-            // their own grids: deadlines arrive out of order by up to the
-            // rounding.
-            conns: Conns::new(if clock_secret == 0 {
-                SimDuration::ZERO
-            } else {
-                {
-                    use crate::tcp::params::TCP_TIMEWAIT_LEN;
-                    SimDuration(
-                        crate::tcp::timer_wheel::longest(TCP_TIMEWAIT_LEN, cfg.hz).0 - TCP_TIMEWAIT_LEN.0,
-                    )
-                }
-            }),
+            conns: Conns::new(TimeWaitRing::clock_disorder(cfg.hz, clock_secret != 0)),
             plan,
             pops,
             attackers,
