@@ -100,13 +100,17 @@ impl TimeWaitRing {
     /// The disorder of TIME-WAIT deadlines at CONFIG_HZ `hz`: hosts at
     /// their own jiffies phases (`own_clocks`) round a TIME-WAIT's end to
     /// their own grids, so one may end up to the wheel's rounding of
-    /// `TCP_TIMEWAIT_LEN` before another armed earlier; none on one clock.
+    /// `TCP_TIMEWAIT_LEN` before another armed earlier; on one clock, by
+    /// the spread of a tick (the last armed of a slot runs first); none
+    /// with exact timers.
     pub fn clock_disorder(hz: u32, own_clocks: bool) -> SimDuration {
         use crate::tcp::params::TCP_TIMEWAIT_LEN;
-        if !own_clocks {
-            return SimDuration::ZERO;
+        use crate::tcp::timer_wheel::{TICK_SPREAD_NS, longest};
+        match (hz, own_clocks) {
+            (0, _) => SimDuration::ZERO,
+            (_, false) => SimDuration(TICK_SPREAD_NS),
+            (_, true) => SimDuration(longest(TCP_TIMEWAIT_LEN, hz).0 - TCP_TIMEWAIT_LEN.0),
         }
-        SimDuration(crate::tcp::timer_wheel::longest(TCP_TIMEWAIT_LEN, hz).0 - TCP_TIMEWAIT_LEN.0)
     }
 
     /// Whether a timer due at `deadline` can join (no earlier than the

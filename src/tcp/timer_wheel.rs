@@ -21,7 +21,10 @@
 //!    ([`bucket_expiry`]), against the wheel's clock `clk`: `jiffies`,
 //!    or `jiffies + 1` inside a timer callback (`__run_timers` moves
 //!    `base->clk` one ahead before it runs the expired timers);
-//! 4. the timer fires at the first nanosecond of that jiffy.
+//! 4. the timer fires in that jiffy's tick, a few µs in
+//!    ([`in_tick_offset`]): `__run_timers` runs a tick's expired timers
+//!    coarsest level first and, within a level's slot, the last armed
+//!    first, and synsim keeps that order.
 //!
 //! `hz = 0` is the ablation: exact timers, `now + timeout`.
 //!
@@ -83,18 +86,56 @@ fn level(delta: u64, depth: u32) -> u32 {
 /// `calc_wheel_index()`: the jiffy at which a timer armed with `expires`
 /// fires, the wheel's clock being `clk`.
 pub fn bucket_expiry(expires: u64, clk: u64, hz: u32) -> u64 {
+    slot_of(expires, clk, hz).0
+}
+
+/// `calc_wheel_index()`: the jiffy a timer fires at and its level.
+fn slot_of(expires: u64, clk: u64, hz: u32) -> (u64, u32) {
     let depth = lvl_depth(hz);
     let delta = expires.wrapping_sub(clk);
     if (delta as i64) < 0 {
-        return clk; // already due: the current slot
+        return (clk, 0); // already due: the current slot (`forward_timer_base` puts it at level 0)
     }
     // `WHEEL_TIMEOUT_CUTOFF`: obscenely large timeouts expire at the
     // wheel's capacity (`WHEEL_TIMEOUT_MAX`).
     let cutoff = lvl_start(depth);
     if delta >= cutoff {
-        return calc_index(clk + cutoff - lvl_gran(depth - 1), depth - 1);
+        return (calc_index(clk + cutoff - lvl_gran(depth - 1), depth - 1), depth - 1);
     }
-    calc_index(expires, level(delta, depth))
+    let lvl = level(delta, depth);
+    (calc_index(expires, lvl), lvl)
+}
+
+/// How far into its tick a level's timers start: each level's come this
+/// much after the next coarser level's.
+const TICK_LEVEL_STRIDE_NS: u64 = 2048;
+/// Levels from here up (timers over 131 s at HZ 250: keepalive, nothing
+/// of a handshake or teardown) share the first stride.
+const TICK_LEVELS_ORDERED: u32 = 4;
+/// The latest a timer runs into its tick.
+pub const TICK_SPREAD_NS: u64 = TICK_LEVEL_STRIDE_NS * (TICK_LEVELS_ORDERED as u64 + 1);
+
+/// Where in its tick a timer runs, in ns after the tick: the order
+/// `__run_timers` gives the tick's expired timers, written as a time.
+/// `collect_expired_timers` takes the due slot of every level and
+/// `expire_timers` runs them from the coarsest level down; within a slot
+/// the timer armed last runs first (`enqueue_timer` adds at the head of
+/// the slot's list). So a level's timers sit `TICK_LEVEL_STRIDE_NS` after
+/// the coarser level's, and inside that stride the nearer its expiry was
+/// when armed (the later armed), the earlier: `fires_in - ns to the tick`
+/// scaled to the stride (timers armed within the scale's resolution,
+/// 1/2048 of the level's reach: 1 ms for the 1 s and 2 s timers at HZ 250,
+/// keep their arming order). A batch of callbacks takes µs in the kernel
+/// too; the spread stays under 11 µs.
+fn in_tick_offset(lvl: u32, until_tick_ns: u64, hz: u32) -> u64 {
+    // The longest `until_tick_ns` of level 0: its start, a slot, the tick.
+    let reach0 = (lvl_start(1) + 2) * NSEC_PER_SEC / hz as u64;
+    let reach = reach0.saturating_mul(lvl_gran(lvl));
+    // u64 throughout: `until_tick_ns` is at most the wheel's capacity
+    // (2^48 ns at HZ 100), times the stride 2^11.
+    let lifo = until_tick_ns.saturating_mul(TICK_LEVEL_STRIDE_NS) / reach;
+    let rank = TICK_LEVELS_ORDERED - lvl.min(TICK_LEVELS_ORDERED);
+    rank as u64 * TICK_LEVEL_STRIDE_NS + lifo.min(TICK_LEVEL_STRIDE_NS - 1)
 }
 
 /// The jiffy `now` falls in.
@@ -111,6 +152,11 @@ fn start_of(j: u64, hz: u32) -> SimTime {
         Some(x) => x.div_ceil(hz as u64),
         None => (j as u128 * NSEC_PER_SEC as u128).div_ceil(hz as u128) as u64,
     })
+}
+
+/// The tick a timer firing at `at` runs in: its jiffy's first nanosecond.
+pub fn tick_of(at: SimTime, hz: u32) -> SimTime {
+    if hz == 0 { at } else { start_of(jiffy_of(at, hz), hz) }
 }
 
 /// A timeout in whole jiffies, rounded up (`msecs_to_jiffies`).
@@ -130,7 +176,9 @@ pub fn expires(now: SimTime, timeout: SimDuration, hz: u32, in_timer: bool) -> S
     }
     let jiffies = jiffy_of(now, hz);
     let expires = jiffies.saturating_add(to_jiffies(timeout, hz));
-    start_of(bucket_expiry(expires, jiffies + in_timer as u64, hz), hz)
+    let (slot, lvl) = slot_of(expires, jiffies + in_timer as u64, hz);
+    let tick = start_of(slot, hz);
+    tick + SimDuration(in_tick_offset(lvl, tick.0.saturating_sub(now.0), hz))
 }
 
 /// [`expires`] on a host whose jiffies are `phase` ns ahead of the
@@ -169,7 +217,7 @@ pub fn longest(timeout: SimDuration, hz: u32) -> SimDuration {
     }
     let delta = to_jiffies(timeout, hz) + 1;
     let gran = lvl_gran(level(delta, lvl_depth(hz)));
-    SimDuration(start_of(delta + gran + 1, hz).0)
+    SimDuration(start_of(delta + gran + 1, hz).0 + TICK_SPREAD_NS)
 }
 
 #[cfg(test)]
@@ -260,14 +308,15 @@ mod tests {
         // after that: 0, 1.008, 3.024 s, as the testbed showed.
         let t0 = SimTime::ZERO + SimDuration::from_millis(16);
         let first = expires(t0, SimDuration::from_secs(1), 250, false);
-        assert_eq!(first - t0, SimDuration::from_millis(1008));
+        assert_eq!(tick_of(first, 250) - t0, SimDuration::from_millis(1008));
         let second = expires(first, SimDuration::from_secs(2), 250, true);
-        assert_eq!(second - t0, SimDuration::from_millis(3024));
+        assert_eq!(tick_of(second, 250) - t0, SimDuration::from_millis(3024));
         // Wherever the SYN lands, a 1 s timer fires within (1, 1.032] s.
         for us in (0..40_000).step_by(7) {
             let t = SimTime::ZERO + SimDuration::from_micros(us);
             let d = expires(t, SimDuration::from_secs(1), 250, false) - t;
-            assert!(d > SimDuration::from_secs(1) && d <= SimDuration::from_millis(1032), "{d}");
+            let spread = SimDuration(TICK_SPREAD_NS);
+            assert!(d > SimDuration::from_secs(1) && d <= SimDuration::from_millis(1032) + spread, "{d}");
         }
     }
 
@@ -276,7 +325,7 @@ mod tests {
         // 60 s = 15000 jiffies, level 3 (512 jiffies = 2.048 s).
         let t = SimTime::ZERO + SimDuration::from_millis(500);
         let e = expires(t, SimDuration::from_secs(60), 250, false);
-        assert_eq!(e, SimTime::ZERO + SimDuration::from_nanos(30 * 512 * 4_000_000));
+        assert_eq!(tick_of(e, 250), SimTime::ZERO + SimDuration::from_nanos(30 * 512 * 4_000_000));
         assert_eq!(expires(t, SimDuration::from_secs(60), 0, false), t + SimDuration::from_secs(60));
     }
 
@@ -293,7 +342,9 @@ mod tests {
         // the host's own jiffies, no earlier than the timeout.
         let e = expires_on(t, one_s, 250, false, phase);
         assert!(e >= t + one_s && e <= t + one_s + SimDuration::from_millis(36), "{e:?}");
-        assert_eq!((e.0 + phase) % 32_000_000, 0, "on the host's own 32 ms grid");
+        let tick = tick_of(SimTime(e.0 + phase), 250);
+        assert_eq!(tick.0 % 32_000_000, 0, "on the host's own 32 ms grid");
+        assert!(e.0 + phase - tick.0 < TICK_SPREAD_NS, "in that tick");
         assert_ne!(e, expires(t, one_s, 250, false), "not the reference clock's slot");
     }
 
@@ -321,8 +372,9 @@ mod tests {
     }
 
     #[test]
-    fn later_arming_never_fires_earlier() {
-        // Monotone in `now`: the TIME-WAIT FIFO relies on it.
+    fn later_arming_never_fires_in_an_earlier_tick() {
+        // Monotone in `now` but for the order inside a tick: the TIME-WAIT
+        // ring's disorder on one clock is the tick's spread.
         for hz in [100, 250, 300, 1000] {
             let mut last = SimTime::ZERO;
             for ms in 0..20_000 {
@@ -332,8 +384,57 @@ mod tests {
                     hz,
                     false,
                 );
-                assert!(e >= last);
+                assert!(tick_of(e, hz) >= tick_of(last, hz));
+                assert!(e.0 + TICK_SPREAD_NS > last.0);
                 last = e;
+            }
+        }
+    }
+
+    #[test]
+    fn a_tick_runs_the_coarsest_level_first_and_the_last_armed_first() {
+        // `__run_timers`: tick 1024 (4.096 s at HZ 250) is due for a
+        // level-2 timer (3 s, armed at 1.0 s), level-1 timers (1 s and 2 s)
+        // and a level-0 one (200 ms). Expected order: level 2, then level 1
+        // with the later armed first, then level 0.
+        let hz = 250;
+        let at = |ms: u64, timeout_ms: u64| {
+            expires(
+                SimTime::ZERO + SimDuration::from_millis(ms),
+                SimDuration::from_millis(timeout_ms),
+                hz,
+                false,
+            )
+        };
+        let level2 = at(1000, 3000); // 750 jiffies -> 1024
+        let level1_early = at(2080, 2000); // 520 + 500 = 1020 -> 1024
+        let level1_late = at(3080, 1000); // 770 + 250 = 1020 -> 1024
+        let level0 = at(3892, 200); // 973 + 50 = 1023 -> 1024 (level 0 rounds up one)
+        let tick = SimTime(1024 * 4_000_000);
+        for e in [level2, level1_early, level1_late, level0] {
+            assert_eq!(tick_of(e, hz), tick, "all in one tick: {e:?}");
+            assert!(e.0 - tick.0 < TICK_SPREAD_NS);
+        }
+        assert!(level2 < level1_late, "coarser level first");
+        assert!(level1_late < level1_early, "last armed first within a slot");
+        assert!(level1_early < level0, "level 0 last");
+        // Exact timers have no tick.
+        assert_eq!(expires(SimTime(7), SimDuration::from_secs(1), 0, false), SimTime(1_000_000_007));
+    }
+
+    #[test]
+    fn the_in_tick_offset_stays_inside_its_level_stride() {
+        for hz in [100, 250, 300, 1000] {
+            for lvl in 0..lvl_depth(hz) {
+                let base = (TICK_LEVELS_ORDERED - lvl.min(TICK_LEVELS_ORDERED)) as u64 * TICK_LEVEL_STRIDE_NS;
+                for until in [0u64, 1, 999_999, 1 << 30, 1 << 40, u64::MAX / 2] {
+                    let o = in_tick_offset(lvl, until, hz);
+                    assert!(
+                        o >= base && o < base + TICK_LEVEL_STRIDE_NS,
+                        "hz {hz} lvl {lvl} until {until}: {o}"
+                    );
+                    assert!(o < TICK_SPREAD_NS);
+                }
             }
         }
     }
