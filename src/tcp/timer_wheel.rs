@@ -75,6 +75,7 @@ const fn calc_index(expires: u64, lvl: u32) -> u64 {
 
 /// The level `calc_wheel_index()` puts a timer on, `delta = expires - clk`
 /// jiffies away (delta below the wheel's cutoff).
+#[inline(always)]
 fn level(delta: u64, depth: u32) -> u32 {
     let mut lvl = 0;
     while lvl + 1 < depth && delta >= lvl_start(lvl + 1) {
@@ -90,6 +91,7 @@ pub fn bucket_expiry(expires: u64, clk: u64, hz: u32) -> u64 {
 }
 
 /// `calc_wheel_index()`: the jiffy a timer fires at and its level.
+#[inline(always)]
 fn slot_of(expires: u64, clk: u64, hz: u32) -> (u64, u32) {
     let depth = lvl_depth(hz);
     let delta = expires.wrapping_sub(clk);
@@ -127,18 +129,35 @@ pub const TICK_SPREAD_NS: u64 = TICK_LEVEL_STRIDE_NS * (TICK_LEVELS_ORDERED as u
 /// 1/2048 of the level's reach: 1 ms for the 1 s and 2 s timers at HZ 250,
 /// keep their arming order). A batch of callbacks takes µs in the kernel
 /// too; the spread stays under 11 µs.
+#[inline(always)]
 fn in_tick_offset(lvl: u32, until_tick_ns: u64, hz: u32) -> u64 {
-    // The longest `until_tick_ns` of level 0: its start, a slot, the tick.
-    let reach0 = (lvl_start(1) + 2) * NSEC_PER_SEC / hz as u64;
-    let reach = reach0.saturating_mul(lvl_gran(lvl));
-    // u64 throughout: `until_tick_ns` is at most the wheel's capacity
-    // (2^48 ns at HZ 100), times the stride 2^11.
-    let lifo = until_tick_ns.saturating_mul(TICK_LEVEL_STRIDE_NS) / reach;
+    let lifo = until_tick_ns >> (lifo_shift(hz) + lvl_shift(lvl));
     let rank = TICK_LEVELS_ORDERED - lvl.min(TICK_LEVELS_ORDERED);
     rank as u64 * TICK_LEVEL_STRIDE_NS + lifo.min(TICK_LEVEL_STRIDE_NS - 1)
 }
 
+/// The reach of level 0 (its start, a slot, the tick: 65 jiffies) over the
+/// stride, as a power of two rounded up: `until_tick_ns >> shift` then
+/// stays under the stride at every level (each level's reach is 8x the
+/// one below, as `lvl_shift` adds 3). A shift, not a division: this runs
+/// at every armed timer.
+#[inline(always)]
+fn lifo_shift(hz: u32) -> u32 {
+    match hz {
+        100 => 19,
+        250 | 300 => 17,
+        1000 => 15,
+        _ => lifo_shift_formula(hz),
+    }
+}
+
+const fn lifo_shift_formula(hz: u32) -> u32 {
+    let reach0 = (lvl_start(1) + 2) * NSEC_PER_SEC / hz as u64;
+    (reach0.div_ceil(TICK_LEVEL_STRIDE_NS)).next_power_of_two().trailing_zeros()
+}
+
 /// The jiffy `now` falls in.
+#[inline(always)]
 fn jiffy_of(now: SimTime, hz: u32) -> u64 {
     match now.0.checked_mul(hz as u64) {
         Some(x) => x / NSEC_PER_SEC,
@@ -147,6 +166,7 @@ fn jiffy_of(now: SimTime, hz: u32) -> u64 {
 }
 
 /// The first nanosecond of jiffy `j` (its tick).
+#[inline(always)]
 fn start_of(j: u64, hz: u32) -> SimTime {
     SimTime(match j.checked_mul(NSEC_PER_SEC) {
         Some(x) => x.div_ceil(hz as u64),
@@ -160,6 +180,7 @@ pub fn tick_of(at: SimTime, hz: u32) -> SimTime {
 }
 
 /// A timeout in whole jiffies, rounded up (`msecs_to_jiffies`).
+#[inline(always)]
 pub fn to_jiffies(d: SimDuration, hz: u32) -> u64 {
     match d.0.checked_mul(hz as u64) {
         Some(x) => x.div_ceil(NSEC_PER_SEC),
@@ -171,9 +192,20 @@ pub fn to_jiffies(d: SimDuration, hz: u32) -> u64 {
 /// CONFIG_HZ `hz` (0: exactly at `now + timeout`). `in_timer`: armed from a
 /// timer callback, where the wheel's clock is one jiffy ahead.
 pub fn expires(now: SimTime, timeout: SimDuration, hz: u32, in_timer: bool) -> SimTime {
-    if hz == 0 {
-        return now + timeout;
+    // Each CONFIG_HZ its own copy, so that every division by `hz` below is
+    // by a constant (a multiply): this runs at every armed timer.
+    match hz {
+        0 => now + timeout,
+        100 => expires_at(now, timeout, 100, in_timer),
+        250 => expires_at(now, timeout, 250, in_timer),
+        300 => expires_at(now, timeout, 300, in_timer),
+        1000 => expires_at(now, timeout, 1000, in_timer),
+        _ => expires_at(now, timeout, hz, in_timer),
     }
+}
+
+#[inline(always)]
+fn expires_at(now: SimTime, timeout: SimDuration, hz: u32, in_timer: bool) -> SimTime {
     let jiffies = jiffy_of(now, hz);
     let expires = jiffies.saturating_add(to_jiffies(timeout, hz));
     let (slot, lvl) = slot_of(expires, jiffies + in_timer as u64, hz);
@@ -203,8 +235,13 @@ pub fn clock_phase(ip: u32, secret: u64, hz: u32) -> u64 {
     if secret == 0 || hz == 0 {
         return 0;
     }
-    let span = PHASE_SPAN_JIFFIES * NSEC_PER_SEC / hz as u64;
-    crate::engine::rng::mix64(secret ^ ip as u64) % span
+    let span = match hz {
+        250 => PHASE_SPAN_JIFFIES * (NSEC_PER_SEC / 250),
+        _ => PHASE_SPAN_JIFFIES * NSEC_PER_SEC / hz as u64,
+    };
+    // Uniform over [0, span) by a multiply (Lemire's range reduction), not
+    // a division: this runs at every armed timer.
+    ((crate::engine::rng::mix64(secret ^ ip as u64) as u128 * span as u128) >> 64) as u64
 }
 
 /// The longest a timer armed for `timeout` can take to fire, over every
@@ -420,6 +457,21 @@ mod tests {
         assert!(level1_early < level0, "level 0 last");
         // Exact timers have no tick.
         assert_eq!(expires(SimTime(7), SimDuration::from_secs(1), 0, false), SimTime(1_000_000_007));
+    }
+
+    #[test]
+    fn the_lifo_shift_table_is_its_formula() {
+        for hz in HZ_CHOICES.into_iter().filter(|&hz| hz > 0) {
+            assert_eq!(lifo_shift(hz), lifo_shift_formula(hz), "hz {hz}");
+            // The longest wait of each level maps inside the stride.
+            for lvl in 0..lvl_depth(hz) - 1 {
+                let longest = start_of(lvl_start(lvl + 1) + 2 * lvl_gran(lvl), hz).0;
+                assert!(
+                    longest >> (lifo_shift(hz) + lvl_shift(lvl)) < TICK_LEVEL_STRIDE_NS,
+                    "hz {hz} lvl {lvl}"
+                );
+            }
+        }
     }
 
     #[test]
