@@ -123,12 +123,14 @@ pub const TICK_SPREAD_NS: u64 = TICK_LEVEL_STRIDE_NS * (TICK_LEVELS_ORDERED as u
 /// `expire_timers` runs them from the coarsest level down; within a slot
 /// the timer armed last runs first (`enqueue_timer` adds at the head of
 /// the slot's list). So a level's timers sit `TICK_LEVEL_STRIDE_NS` after
-/// the coarser level's, and inside that stride the nearer its expiry was
-/// when armed (the later armed), the earlier: `fires_in - ns to the tick`
-/// scaled to the stride (timers armed within the scale's resolution,
-/// 1/2048 of the level's reach: 1 ms for the 1 s and 2 s timers at HZ 250,
-/// keep their arming order). A batch of callbacks takes µs in the kernel
-/// too; the spread stays under 11 µs.
+/// the coarser level's, and inside that stride the nearer its tick was
+/// when it was armed (the later armed), the earlier: the ns from arming to
+/// the tick, shifted down into the stride (timers armed closer together
+/// than that shift's resolution, about 1/2048 of the level's reach: 1 ms
+/// for the 1 s and 2 s timers at HZ 250, keep their arming order). A batch
+/// of callbacks takes µs in the kernel too; the spread stays under 11 µs.
+/// Not modelled: a kernel has a wheel per CPU, and a tick's timers on two
+/// CPUs run side by side.
 #[inline(always)]
 fn in_tick_offset(lvl: u32, until_tick_ns: u64, hz: u32) -> u64 {
     let lifo = until_tick_ns >> (lifo_shift(hz) + lvl_shift(lvl));
