@@ -141,19 +141,10 @@ fn in_tick_offset(lvl: u32, until_tick_ns: u64, hz: u32) -> u64 {
 /// The reach of level 0 (its start, a slot, the tick: 65 jiffies) over the
 /// stride, as a power of two rounded up: `until_tick_ns >> shift` then
 /// stays under the stride at every level (each level's reach is 8x the
-/// one below, as `lvl_shift` adds 3). A shift, not a division: this runs
-/// at every armed timer.
+/// one below, as `lvl_shift` adds 3). A shift rather than a division per
+/// armed timer; `expires` inlines this with `hz` a constant, so it folds.
 #[inline(always)]
-fn lifo_shift(hz: u32) -> u32 {
-    match hz {
-        100 => 19,
-        250 | 300 => 17,
-        1000 => 15,
-        _ => lifo_shift_formula(hz),
-    }
-}
-
-const fn lifo_shift_formula(hz: u32) -> u32 {
+const fn lifo_shift(hz: u32) -> u32 {
     let reach0 = (lvl_start(1) + 2) * NSEC_PER_SEC / hz as u64;
     (reach0.div_ceil(TICK_LEVEL_STRIDE_NS)).next_power_of_two().trailing_zeros()
 }
@@ -237,10 +228,7 @@ pub fn clock_phase(ip: u32, secret: u64, hz: u32) -> u64 {
     if secret == 0 || hz == 0 {
         return 0;
     }
-    let span = match hz {
-        250 => PHASE_SPAN_JIFFIES * (NSEC_PER_SEC / 250),
-        _ => PHASE_SPAN_JIFFIES * NSEC_PER_SEC / hz as u64,
-    };
+    let span = PHASE_SPAN_JIFFIES * NSEC_PER_SEC / hz as u64;
     // Uniform over [0, span) by a multiply (Lemire's range reduction), not
     // a division: this runs at every armed timer.
     ((crate::engine::rng::mix64(secret ^ ip as u64) as u128 * span as u128) >> 64) as u64
@@ -462,10 +450,9 @@ mod tests {
     }
 
     #[test]
-    fn the_lifo_shift_table_is_its_formula() {
+    fn the_lifo_shift_keeps_each_levels_longest_wait_inside_the_stride() {
+        assert_eq!([100, 250, 300, 1000].map(lifo_shift), [19, 17, 17, 15]);
         for hz in HZ_CHOICES.into_iter().filter(|&hz| hz > 0) {
-            assert_eq!(lifo_shift(hz), lifo_shift_formula(hz), "hz {hz}");
-            // The longest wait of each level maps inside the stride.
             for lvl in 0..lvl_depth(hz) - 1 {
                 let longest = start_of(lvl_start(lvl + 1) + 2 * lvl_gran(lvl), hz).0;
                 assert!(

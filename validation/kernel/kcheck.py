@@ -63,7 +63,6 @@ LEGIT_RATE = 30.0
 CLIENT_SYN_RETRIES = 2
 
 
-
 def P(pid, flood, mode="poisson", cookies=0, backlog=128, msb=2048, retries=5, peers="fresh", known=None, quick=False,
       what="", legit=LEGIT_RATE, accept=0, abort=0, defer=0, client_ts=1, workers=1, service="constant",
       kind="spoofed-syn"):
